@@ -1,0 +1,13 @@
+/* rbm-graph public API: include this one header. */
+#ifndef RBMGRAPH_RBMGRAPH_H
+#define RBMGRAPH_RBMGRAPH_H
+
+#include "rbmgraph/error.h"
+#include "rbmgraph/graph.h"
+#include "rbmgraph/model.h"
+#include "rbmgraph/plan.h"
+#include "rbmgraph/exec.h"
+#include "rbmgraph/data.h"
+#include "rbmgraph/checkpoint.h"
+
+#endif
