@@ -31,7 +31,9 @@ typedef enum rg_status {
 const char *rg_status_str(rg_status status);
 
 /*
- * Error record. `file` is empty and `line`, `column` are 0 unless the error
+ * Error record. Every fallible public call takes an `rg_error *err` that
+ * must not be NULL and is filled on failure.
+ * `file` is empty and `line`, `column` are 0 unless the error
  * comes from a model file; lines and columns count from 1.
  */
 typedef struct rg_error {

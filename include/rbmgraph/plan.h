@@ -46,6 +46,19 @@ int rg_plan_n_kernels(const rg_plan *plan);
 int64_t rg_plan_arena_bytes(const rg_plan *plan);
 int64_t rg_plan_unshared_bytes(const rg_plan *plan);
 
+/* Inputs the caller feeds and outputs it reads, in graph order. */
+int rg_plan_n_inputs(const rg_plan *plan);
+const char *rg_plan_input_name(const rg_plan *plan, int index);
+rg_shape rg_plan_input_shape(const rg_plan *plan, int index);
+int rg_plan_n_outputs(const rg_plan *plan);
+const char *rg_plan_output_name(const rg_plan *plan, int index);
+rg_shape rg_plan_output_shape(const rg_plan *plan, int index);
+bool rg_plan_output_is_metric(const rg_plan *plan, int index);
+
+/* Hyperparameters the plan reads at run time. */
+int rg_plan_n_hypers(const rg_plan *plan);
+const char *rg_plan_hyper_name(const rg_plan *plan, int index);
+
 /* Writes a human-readable listing of the plan's steps. */
 void rg_plan_print(const rg_plan *plan, FILE *out);
 

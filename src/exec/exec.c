@@ -1,1 +1,213 @@
-/* placeholder */
+/*
+ * The executor: binds a plan to a runtime and walks its steps. It owns the
+ * plan's arena and the table that maps the plan's buffer numbers to
+ * backend buffers (0: arena, 1 + i: the plan's persistent tensor i).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/runtime_internal.h"
+#include "graph/error_internal.h"
+#include "graph/plan_internal.h"
+
+struct rg_exec {
+    rg_runtime *rt;
+    const rg_plan *plan;
+    backend_buffer *arena;
+    backend_buffer **buffers;  /* [1 + n_persistent] */
+    float *scalars;            /* [n_hypers]; NaN until set */
+    bool *input_set;           /* [n_inputs] */
+};
+
+void rg_exec_free(rg_exec *ex)
+{
+    if (ex == NULL) {
+        return;
+    }
+    if (ex->arena != NULL) {
+        ex->rt->backend->ops->buffer_free(ex->rt->backend, ex->arena);
+    }
+    free(ex->buffers);
+    free(ex->scalars);
+    free(ex->input_set);
+    free(ex);
+}
+
+/* Creates or checks each persistent tensor and fills the buffer table. */
+static rg_status bind_persistent(rg_exec *ex, rg_error *err)
+{
+    const rg_plan *plan = ex->plan;
+
+    for (int i = 0; i < plan->n_persistent; i++) {
+        const plan_persistent *p = &plan->persistent[i];
+        rg_status st = rg_runtime_add_tensor(ex->rt, p->name, p->shape,
+                                             p->init, err);
+        if (st != RG_STATUS_OK) {
+            return st;
+        }
+        int index = rg_runtime_find_tensor(ex->rt, p->name);
+        ex->buffers[1 + i] = ex->rt->tensors[index].buffer;
+    }
+    return RG_STATUS_OK;
+}
+
+rg_status rg_exec_new(rg_runtime *rt, const rg_plan *plan, rg_exec **out,
+                      rg_error *err)
+{
+    rg_exec *ex = calloc(1, sizeof(*ex));
+    rg_status st;
+
+    *out = NULL;
+    if (ex == NULL) {
+        return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+    }
+    ex->rt = rt;
+    ex->plan = plan;
+    ex->buffers = calloc((size_t)plan->n_persistent + 1,
+                         sizeof(*ex->buffers));
+    ex->scalars = malloc(((size_t)plan->n_hypers + 1) * sizeof(float));
+    ex->input_set = calloc((size_t)plan->n_inputs + 1, sizeof(bool));
+    if (ex->buffers == NULL || ex->scalars == NULL || ex->input_set == NULL) {
+        rg_exec_free(ex);
+        return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < plan->n_hypers; i++) {
+        ex->scalars[i] = NAN;
+    }
+
+    int64_t arena_bytes = plan->arena_floats * (int64_t)sizeof(float);
+    ex->arena = rt->backend->ops->buffer_new(rt->backend,
+                                             arena_bytes > 0 ? arena_bytes : 64,
+                                             err);
+    if (ex->arena == NULL) {
+        rg_exec_free(ex);
+        return err->code;
+    }
+    ex->buffers[PLAN_ARENA_BUFFER] = ex->arena;
+
+    st = bind_persistent(ex, err);
+    if (st != RG_STATUS_OK) {
+        rg_exec_free(ex);
+        return st;
+    }
+    *out = ex;
+    return RG_STATUS_OK;
+}
+
+static const plan_binding *find_binding(const plan_binding *list, int n,
+                                        const char *name)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(list[i].name, name) == 0) {
+            return &list[i];
+        }
+    }
+    return NULL;
+}
+
+static rg_status check_count(const plan_binding *b, const char *what,
+                             int64_t n_elements, rg_error *err)
+{
+    char buf[64];
+
+    if (rg_shape_numel(b->shape) != n_elements) {
+        return rg_error_set(err, RG_STATUS_SHAPE,
+                            "%s '%s' has shape %s (%lld elements) but %lld "
+                            "elements were given", what, b->name,
+                            rg_shape_str(b->shape, buf, sizeof(buf)),
+                            (long long)rg_shape_numel(b->shape),
+                            (long long)n_elements);
+    }
+    return RG_STATUS_OK;
+}
+
+rg_status rg_exec_set_input(rg_exec *ex, const char *name, const float *src,
+                            int64_t n_elements, rg_error *err)
+{
+    const plan_binding *b = find_binding(ex->plan->inputs,
+                                         ex->plan->n_inputs, name);
+    backend *be = ex->rt->backend;
+
+    if (b == NULL) {
+        return rg_error_set(err, RG_STATUS_NOT_FOUND,
+                            "the plan has no input named '%s'", name);
+    }
+    if (check_count(b, "input", n_elements, err) != RG_STATUS_OK) {
+        return err->code;
+    }
+    ex->input_set[b - ex->plan->inputs] = true;
+    return be->ops->write(be, ex->arena,
+                          b->access.offset * (int64_t)sizeof(float), src,
+                          n_elements * (int64_t)sizeof(float), err);
+}
+
+rg_status rg_exec_set_hyper(rg_exec *ex, const char *name, double value,
+                            rg_error *err)
+{
+    for (int i = 0; i < ex->plan->n_hypers; i++) {
+        if (strcmp(ex->plan->hypers[i], name) == 0) {
+            ex->scalars[i] = (float)value;
+            return RG_STATUS_OK;
+        }
+    }
+    return rg_error_set(err, RG_STATUS_NOT_FOUND,
+                        "the plan uses no hyperparameter named '%s'", name);
+}
+
+/* Fails when an input or hyperparameter has never been given a value. */
+static rg_status check_bound(const rg_exec *ex, rg_error *err)
+{
+    for (int i = 0; i < ex->plan->n_inputs; i++) {
+        if (!ex->input_set[i]) {
+            return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
+                                "input '%s' was not set before the run",
+                                ex->plan->inputs[i].name);
+        }
+    }
+    for (int i = 0; i < ex->plan->n_hypers; i++) {
+        if (isnan(ex->scalars[i])) {
+            return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
+                                "hyperparameter '%s' was not set before the "
+                                "run", ex->plan->hypers[i]);
+        }
+    }
+    return RG_STATUS_OK;
+}
+
+rg_status rg_exec_run(rg_exec *ex, uint64_t step, rg_error *err)
+{
+    backend *be = ex->rt->backend;
+    rg_status st = check_bound(ex, err);
+
+    for (int i = 0; i < ex->plan->n_steps && st == RG_STATUS_OK; i++) {
+        const plan_step *s = &ex->plan->steps[i];
+
+        if (s->kind == PLAN_STEP_GEMM) {
+            st = be->ops->gemm(be, &s->gemm, ex->buffers, ex->scalars, err);
+        } else {
+            st = be->ops->run_kernel(be, s->kernel, ex->buffers, ex->scalars,
+                                     ex->rt->seed, step, err);
+        }
+    }
+    return st;
+}
+
+rg_status rg_exec_get_output(rg_exec *ex, const char *name, float *dst,
+                             int64_t n_elements, rg_error *err)
+{
+    const plan_binding *b = find_binding(ex->plan->outputs,
+                                         ex->plan->n_outputs, name);
+    backend *be = ex->rt->backend;
+
+    if (b == NULL) {
+        return rg_error_set(err, RG_STATUS_NOT_FOUND,
+                            "the plan has no output named '%s'", name);
+    }
+    if (check_count(b, "output", n_elements, err) != RG_STATUS_OK) {
+        return err->code;
+    }
+    return be->ops->read(be, ex->arena,
+                         b->access.offset * (int64_t)sizeof(float), dst,
+                         n_elements * (int64_t)sizeof(float), err);
+}
