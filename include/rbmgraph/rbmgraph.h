@@ -9,5 +9,6 @@
 #include "rbmgraph/exec.h"
 #include "rbmgraph/data.h"
 #include "rbmgraph/checkpoint.h"
+#include "rbmgraph/train.h"
 
 #endif

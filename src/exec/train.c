@@ -1,1 +1,274 @@
-/* placeholder */
+/*
+ * The training loop: shuffled minibatches through a model's train entry,
+ * with per-epoch means of its metrics. Metrics are read after every step so
+ * that a NaN or Inf stops the run at the step where it first appears.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "graph/error_internal.h"
+#include "rbmgraph/train.h"
+
+struct rg_trainer {
+    rg_graph *graph;
+    rg_plan *plan;
+    rg_exec *exec;
+    const char *input;   /* owned by the plan */
+    int64_t batch;
+    int64_t n_features;
+    int *metric_outputs; /* plan output index of each metric */
+    int n_metrics;
+    double *means;       /* [n_metrics] */
+    uint64_t step;
+};
+
+void rg_trainer_free(rg_trainer *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    rg_exec_free(t->exec);
+    rg_plan_free(t->plan);
+    rg_graph_free(t->graph);
+    free(t->metric_outputs);
+    free(t->means);
+    free(t);
+}
+
+/* Checks that the plan has one [batch, n] input and sets it up. */
+static rg_status find_data_input(rg_trainer *t, const char *entry,
+                                 rg_error *err)
+{
+    char buf[64];
+
+    if (rg_plan_n_inputs(t->plan) != 1) {
+        return rg_error_set(err, RG_STATUS_MODEL,
+                            "entry '%s' reads %d inputs; training needs "
+                            "exactly one data input of shape [batch, n]",
+                            entry, rg_plan_n_inputs(t->plan));
+    }
+    rg_shape s = rg_plan_input_shape(t->plan, 0);
+    t->input = rg_plan_input_name(t->plan, 0);
+    if (s.rank != 2) {
+        return rg_error_set(err, RG_STATUS_MODEL,
+                            "input '%s' of entry '%s' has shape %s; training "
+                            "needs shape [batch, n]", t->input, entry,
+                            rg_shape_str(s, buf, sizeof(buf)));
+    }
+    t->batch = s.dims[0];
+    t->n_features = s.dims[1];
+    return RG_STATUS_OK;
+}
+
+static rg_status find_metrics(rg_trainer *t, rg_error *err)
+{
+    int n = rg_plan_n_outputs(t->plan);
+
+    t->metric_outputs = calloc((size_t)(n > 0 ? n : 1), sizeof(int));
+    t->means = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+    if (t->metric_outputs == NULL || t->means == NULL) {
+        return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        if (rg_plan_output_is_metric(t->plan, i)) {
+            t->metric_outputs[t->n_metrics++] = i;
+        }
+    }
+    return RG_STATUS_OK;
+}
+
+/* Gives every hyperparameter the plan reads its value from the model. */
+static rg_status set_hypers(rg_trainer *t, const rg_model *m, rg_error *err)
+{
+    for (int i = 0; i < rg_model_n_hypers(m); i++) {
+        const char *name = rg_model_hyper_name(m, i);
+
+        for (int k = 0; k < rg_plan_n_hypers(t->plan); k++) {
+            if (strcmp(rg_plan_hyper_name(t->plan, k), name) == 0) {
+                rg_status st = rg_exec_set_hyper(
+                    t->exec, name, rg_model_hyper_value(m, i), err);
+                if (st != RG_STATUS_OK) {
+                    return st;
+                }
+            }
+        }
+    }
+    return RG_STATUS_OK;
+}
+
+rg_status rg_trainer_new(const rg_model *m, const char *entry,
+                         rg_runtime *rt, const rg_plan_options *options,
+                         rg_trainer **out, rg_error *err)
+{
+    rg_trainer *t = calloc(1, sizeof(*t));
+    rg_status st;
+
+    *out = NULL;
+    if (t == NULL) {
+        return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+    }
+    entry = entry != NULL ? entry : "train";
+    st = rg_model_build(m, entry, &t->graph, err);
+    if (st == RG_STATUS_OK) {
+        st = rg_plan_build(t->graph, options, &t->plan, err);
+    }
+    if (st == RG_STATUS_OK) {
+        st = find_data_input(t, entry, err);
+    }
+    if (st == RG_STATUS_OK) {
+        st = find_metrics(t, err);
+    }
+    if (st == RG_STATUS_OK) {
+        st = rg_exec_new(rt, t->plan, &t->exec, err);
+    }
+    if (st == RG_STATUS_OK) {
+        st = set_hypers(t, m, err);
+    }
+    if (st != RG_STATUS_OK) {
+        rg_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return RG_STATUS_OK;
+}
+
+const char *rg_trainer_input_name(const rg_trainer *t)
+{
+    return t->input;
+}
+
+int64_t rg_trainer_batch_size(const rg_trainer *t)
+{
+    return t->batch;
+}
+
+int64_t rg_trainer_n_features(const rg_trainer *t)
+{
+    return t->n_features;
+}
+
+int rg_trainer_n_metrics(const rg_trainer *t)
+{
+    return t->n_metrics;
+}
+
+const char *rg_trainer_metric_name(const rg_trainer *t, int index)
+{
+    RG_ASSERT(index >= 0 && index < t->n_metrics);
+    return rg_plan_output_name(t->plan, t->metric_outputs[index]);
+}
+
+const rg_plan *rg_trainer_plan(const rg_trainer *t)
+{
+    return t->plan;
+}
+
+uint64_t rg_trainer_step(const rg_trainer *t)
+{
+    return t->step;
+}
+
+void rg_trainer_set_step(rg_trainer *t, uint64_t step)
+{
+    t->step = step;
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static rg_status check_data(const rg_trainer *t, const rg_dataset *ds,
+                            rg_error *err)
+{
+    if (rg_dataset_n_cols(ds) != t->n_features) {
+        return rg_error_set(err, RG_STATUS_DATA,
+                            "the data has %lld values per example but input "
+                            "'%s' expects %lld; pick data that matches the "
+                            "model or change its dims with --set",
+                            (long long)rg_dataset_n_cols(ds), t->input,
+                            (long long)t->n_features);
+    }
+    if (rg_dataset_n_rows(ds) < t->batch) {
+        return rg_error_set(err, RG_STATUS_DATA,
+                            "the data has %lld examples, fewer than one "
+                            "minibatch of %lld; use a smaller batch with "
+                            "--set batch=N", (long long)rg_dataset_n_rows(ds),
+                            (long long)t->batch);
+    }
+    return RG_STATUS_OK;
+}
+
+/* Runs one minibatch and adds its metrics to `sums`. */
+static rg_status run_batch(rg_trainer *t, const float *batch, double *sums,
+                           rg_error *err)
+{
+    rg_status st = rg_exec_set_input(t->exec, t->input, batch,
+                                     t->batch * t->n_features, err);
+    if (st == RG_STATUS_OK) {
+        st = rg_exec_run(t->exec, t->step, err);
+    }
+    for (int i = 0; i < t->n_metrics && st == RG_STATUS_OK; i++) {
+        const char *name = rg_trainer_metric_name(t, i);
+        float value;
+
+        st = rg_exec_get_output(t->exec, name, &value, 1, err);
+        if (st == RG_STATUS_OK && !isfinite(value)) {
+            st = rg_error_set(err, RG_STATUS_NUMERIC,
+                              "metric '%s' is %g at step %llu; training "
+                              "diverged (try a smaller learning rate)", name,
+                              (double)value, (unsigned long long)t->step);
+        }
+        sums[i] += value;
+    }
+    t->step++;
+    return st;
+}
+
+rg_status rg_trainer_run_epoch(rg_trainer *t, const rg_dataset *ds,
+                               uint64_t seed, uint64_t epoch,
+                               rg_batch_fn on_batch, void *user,
+                               rg_epoch_stats *stats, rg_error *err)
+{
+    rg_status st = check_data(t, ds, err);
+
+    if (st != RG_STATUS_OK) {
+        return st;
+    }
+    int64_t n_rows = rg_dataset_n_rows(ds);
+    int64_t n_batches = n_rows / t->batch;
+    int64_t *order = malloc((size_t)n_rows * sizeof(*order));
+    float *batch = malloc((size_t)(t->batch * t->n_features) *
+                          sizeof(*batch));
+    if (order == NULL || batch == NULL) {
+        free(order);
+        free(batch);
+        return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+    }
+
+    double start = seconds_now();
+    rg_shuffle(seed, epoch, n_rows, order);
+    memset(t->means, 0, (size_t)t->n_metrics * sizeof(double));
+    for (int64_t b = 0; b < n_batches && st == RG_STATUS_OK; b++) {
+        rg_dataset_gather(ds, order + b * t->batch, t->batch, batch);
+        st = run_batch(t, batch, t->means, err);
+        if (on_batch != NULL) {
+            on_batch(b + 1, n_batches, user);
+        }
+    }
+    for (int i = 0; i < t->n_metrics; i++) {
+        t->means[i] /= (double)n_batches;
+    }
+    stats->n_samples = n_batches * t->batch;
+    stats->seconds = seconds_now() - start;
+    stats->metrics = t->means;
+
+    free(order);
+    free(batch);
+    return st;
+}
