@@ -23,7 +23,10 @@
 #include "graph/error_internal.h"
 #include "kernels/philox.h"
 
-/* Philox stream of rg_shuffle, apart from the streams of graph nodes. */
+/*
+ * Philox stream id of rg_shuffle. Graph draws use node ids as streams, so
+ * a high id keeps the two apart.
+ */
 #define DATA_SHUFFLE_STREAM 0xffff0001u
 
 #define DATA_IDX_MAX_RANK 4
@@ -871,7 +874,7 @@ rg_status rg_dataset_load(const char *path, const rg_data_options *options,
 {
     rg_data_options opt =
         options != NULL ? *options : rg_data_options_default();
-    data_source src;
+    data_source src = {0};
     rg_dataset *ds = NULL;
     rg_status st;
 
