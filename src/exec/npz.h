@@ -4,8 +4,7 @@
  * numpy.savez and read by numpy.load.
  *
  * The writer emits only what the reader accepts: little-endian dtypes,
- * C order, .npy version 1.0 (2.0 for headers over 64 KiB), stored zip
- * members with CRC-32, no zip64. The reader checks every signature, size,
+ * C order, .npy version 1.0, stored zip members with CRC-32, no zip64. The reader checks every signature, size,
  * offset and CRC before it hands out data, so a damaged or truncated file
  * gives RG_STATUS_DATA and never out-of-bounds reads.
  */

@@ -19,7 +19,7 @@
  * shuffle), `stream` distinguishes the users of one step (graph nodes, the
  * shuffler) and `index` is the element. Distinct (step, stream, index)
  * under one seed give distinct counters while step < 2^32. Steps that
- * differ only above bit 31 are told apart by the key.
+ * differ only above bit 31 get different keys.
  */
 #ifndef RG_KERNELS_PHILOX_H
 #define RG_KERNELS_PHILOX_H
