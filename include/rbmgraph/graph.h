@@ -57,6 +57,12 @@ typedef enum rg_op {
     RG_OP_BERNOULLI, /* 1 where uniform < p, else 0 */
     RG_OP_NORMAL,    /* mean + std * standard normal */
     RG_OP_UNIFORM,   /* uniform on [0, 1), shaped like its operand */
+    /*
+     * Made only by the planner's fusion pass: operands (acc, a, b, alpha,
+     * beta) give alpha * op(a) @ op(b) + beta * acc, written over the
+     * storage of the param or state that `acc` holds.
+     */
+    RG_OP_GEMM_ACC,
     RG_OP_COUNT
 } rg_op;
 

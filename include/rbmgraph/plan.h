@@ -59,7 +59,18 @@ bool rg_plan_output_is_metric(const rg_plan *plan, int index);
 int rg_plan_n_hypers(const rg_plan *plan);
 const char *rg_plan_hyper_name(const rg_plan *plan, int index);
 
-/* Writes a human-readable listing of the plan's steps. */
+/*
+ * Proves that no two arena tensors live at the same time overlap (a
+ * result written in place over an operand that dies in the same kernel is
+ * allowed). rg_plan_build runs this itself in builds without NDEBUG.
+ */
+rg_status rg_plan_check(const rg_plan *plan, rg_error *err);
+
+/*
+ * Writes the plan's steps in order with their FLOPs and bytes moved, the
+ * step counts, the arena size beside the size without reuse, and the peak
+ * memory.
+ */
 void rg_plan_print(const rg_plan *plan, FILE *out);
 
 #ifdef __cplusplus

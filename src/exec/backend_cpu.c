@@ -98,18 +98,22 @@ static rg_status cpu_gemm(backend *b, const kp_gemm *gm,
                           const float *scalars, rg_error *err)
 {
     float alpha = gm->alpha;
+    float beta = gm->beta;
 
     (void)b;
     (void)err;
     if (gm->alpha_scalar >= 0) {
         alpha *= scalars[gm->alpha_scalar];
     }
+    if (gm->beta_scalar >= 0) {
+        beta *= scalars[gm->beta_scalar];
+    }
     cblas_sgemm(CblasRowMajor, gm->trans_a ? CblasTrans : CblasNoTrans,
                 gm->trans_b ? CblasTrans : CblasNoTrans, (blasint)gm->m,
                 (blasint)gm->n, (blasint)gm->k, alpha,
                 buffers[gm->a.buffer]->data + gm->a.offset, (blasint)gm->a.ld,
                 buffers[gm->b.buffer]->data + gm->b.offset, (blasint)gm->b.ld,
-                gm->beta, buffers[gm->c.buffer]->data + gm->c.offset,
+                beta, buffers[gm->c.buffer]->data + gm->c.offset,
                 (blasint)gm->c.ld);
     return RG_STATUS_OK;
 }

@@ -16,7 +16,7 @@ struct rg_exec {
     const rg_plan *plan;
     backend_buffer *arena;
     backend_buffer **buffers;  /* [1 + n_persistent] */
-    float *scalars;            /* [n_hypers]; NaN until set */
+    float *scalars;            /* [n_scalars]; hypers NaN until set */
     bool *input_set;           /* [n_inputs] */
 };
 
@@ -66,13 +66,13 @@ rg_status rg_exec_new(rg_runtime *rt, const rg_plan *plan, rg_exec **out,
     ex->plan = plan;
     ex->buffers = calloc((size_t)plan->n_persistent + 1,
                          sizeof(*ex->buffers));
-    ex->scalars = malloc(((size_t)plan->n_hypers + 1) * sizeof(float));
+    ex->scalars = malloc(((size_t)plan->n_scalars + 1) * sizeof(float));
     ex->input_set = calloc((size_t)plan->n_inputs + 1, sizeof(bool));
     if (ex->buffers == NULL || ex->scalars == NULL || ex->input_set == NULL) {
         rg_exec_free(ex);
         return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
     }
-    for (int i = 0; i < plan->n_hypers; i++) {
+    for (int i = 0; i < plan->n_scalars; i++) {
         ex->scalars[i] = NAN;
     }
 
@@ -175,11 +175,28 @@ static rg_status check_bound(const rg_exec *ex, rg_error *err)
     return RG_STATUS_OK;
 }
 
+/* Computes the host scalars derived from hyperparameters. */
+static void run_scalar_ops(rg_exec *ex)
+{
+    const rg_plan *plan = ex->plan;
+    float *s = ex->scalars;
+
+    for (int i = 0; i < plan->n_scalar_ops; i++) {
+        const plan_scalar_op *op = &plan->scalar_ops[i];
+        s[op->dst] = op->op == KP_CONST ? op->imm
+                                        : kp_apply(op->op, s[op->a], s[op->b],
+                                                   s[op->c]);
+    }
+}
+
 rg_status rg_exec_run(rg_exec *ex, uint64_t step, rg_error *err)
 {
     backend *be = ex->rt->backend;
     rg_status st = check_bound(ex, err);
 
+    if (st == RG_STATUS_OK) {
+        run_scalar_ops(ex);
+    }
     for (int i = 0; i < ex->plan->n_steps && st == RG_STATUS_OK; i++) {
         const plan_step *s = &ex->plan->steps[i];
 
@@ -207,7 +224,7 @@ rg_status rg_exec_get_output(rg_exec *ex, const char *name, float *dst,
     if (check_count(b, "output", n_elements, err) != RG_STATUS_OK) {
         return err->code;
     }
-    return be->ops->read(be, ex->arena,
+    return be->ops->read(be, ex->buffers[b->access.buffer],
                          b->access.offset * (int64_t)sizeof(float), dst,
                          n_elements * (int64_t)sizeof(float), err);
 }

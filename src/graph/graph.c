@@ -10,6 +10,7 @@
 
 #include "graph/error_internal.h"
 #include "graph/graph_internal.h"
+#include "kernels/kprog.h"
 
 static const char *const op_names[RG_OP_COUNT] = {
     [RG_OP_INPUT] = "input",       [RG_OP_PARAM] = "param",
@@ -30,7 +31,7 @@ static const char *const op_names[RG_OP_COUNT] = {
     [RG_OP_MATMUL] = "matmul",     [RG_OP_TRANSPOSE] = "transpose",
     [RG_OP_SUM] = "sum",           [RG_OP_MEAN] = "mean",
     [RG_OP_BERNOULLI] = "bernoulli", [RG_OP_NORMAL] = "normal",
-    [RG_OP_UNIFORM] = "uniform",
+    [RG_OP_UNIFORM] = "uniform",   [RG_OP_GEMM_ACC] = "gemm_acc",
 };
 
 const char *rg_op_name(rg_op op)
@@ -39,6 +40,38 @@ const char *rg_op_name(rg_op op)
         return "unknown";
     }
     return op_names[op];
+}
+
+int graph_kp_opcode(rg_op op)
+{
+    switch (op) {
+    case RG_OP_ADD: return KP_ADD;
+    case RG_OP_SUB: return KP_SUB;
+    case RG_OP_MUL: return KP_MUL;
+    case RG_OP_DIV: return KP_DIV;
+    case RG_OP_POW: return KP_POW;
+    case RG_OP_MIN: return KP_MIN;
+    case RG_OP_MAX: return KP_MAX;
+    case RG_OP_LT: return KP_LT;
+    case RG_OP_LE: return KP_LE;
+    case RG_OP_GT: return KP_GT;
+    case RG_OP_GE: return KP_GE;
+    case RG_OP_EQ: return KP_EQ;
+    case RG_OP_NE: return KP_NE;
+    case RG_OP_NEG: return KP_NEG;
+    case RG_OP_SIGMOID: return KP_SIGMOID;
+    case RG_OP_EXP: return KP_EXP;
+    case RG_OP_LOG: return KP_LOG;
+    case RG_OP_LOG1P: return KP_LOG1P;
+    case RG_OP_SOFTPLUS: return KP_SOFTPLUS;
+    case RG_OP_TANH: return KP_TANH;
+    case RG_OP_RELU: return KP_RELU;
+    case RG_OP_SQRT: return KP_SQRT;
+    case RG_OP_SQUARE: return KP_SQUARE;
+    case RG_OP_ABS: return KP_ABS;
+    case RG_OP_WHERE: return KP_WHERE;
+    default: return KP_OPCODE_COUNT;
+    }
 }
 
 bool graph_op_is_leaf(rg_op op)
@@ -168,6 +201,7 @@ static rg_node_id graph_push(rg_graph *g, rg_op op, rg_shape shape)
     node->op = op;
     node->shape = shape;
     node->axis = RG_AXIS_ALL;
+    node->group = -1;
     node->line = g->line;
     node->column = g->column;
     return g->n_nodes++;
@@ -186,6 +220,108 @@ static rg_node_id graph_push_operands(rg_graph *g, rg_op op, rg_shape shape,
         g->nodes[id].operands[i] = operands[i];
     }
     return id;
+}
+
+rg_graph *graph_new_like(const rg_graph *src)
+{
+    rg_graph *g = rg_graph_new();
+
+    if (g != NULL && src->source != NULL) {
+        g->source = strdup(src->source);
+        if (g->source == NULL) {
+            rg_graph_free(g);
+            return NULL;
+        }
+    }
+    return g;
+}
+
+rg_node_id graph_push_node(rg_graph *dst, const rg_node *proto)
+{
+    return graph_push_copy(dst, proto, NULL);
+}
+
+rg_node_id graph_push_copy(rg_graph *dst, const rg_node *proto,
+                           const rg_node_id *map)
+{
+    char *name = NULL;
+
+    if (proto->name != NULL && (name = strdup(proto->name)) == NULL) {
+        return rg_graph_fail(dst, RG_STATUS_NO_MEMORY, "out of memory");
+    }
+    rg_node_id id = graph_push(dst, proto->op, proto->shape);
+    if (id == RG_NODE_NONE) {
+        free(name);
+        return id;
+    }
+    rg_node *n = &dst->nodes[id];
+    *n = *proto;
+    n->name = name;
+    for (int i = 0; i < n->n_operands && map != NULL; i++) {
+        n->operands[i] = map[proto->operands[i]];
+    }
+    if (graph_op_is_random(n->op) && n->stream >= dst->n_streams) {
+        dst->n_streams = n->stream + 1;
+    }
+    return id;
+}
+
+rg_status graph_copy_roots(rg_graph *dst, const rg_graph *src,
+                           const rg_node_id *map)
+{
+    for (int i = 0; i < src->n_outputs; i++) {
+        const rg_output *o = &src->outputs[i];
+        rg_status st = rg_graph_add_output(dst, o->name, map[o->node],
+                                           o->is_metric);
+        if (st != RG_STATUS_OK) {
+            return st;
+        }
+    }
+    for (int i = 0; i < src->n_updates; i++) {
+        const rg_update *u = &src->updates[i];
+        rg_status st = rg_graph_add_update(dst, map[u->target],
+                                           map[u->value]);
+        if (st != RG_STATUS_OK) {
+            return st;
+        }
+    }
+    return RG_STATUS_OK;
+}
+
+void graph_mark_needed(const rg_graph *g, bool *needed)
+{
+    for (int i = 0; i < g->n_outputs; i++) {
+        needed[g->outputs[i].node] = true;
+    }
+    for (int i = 0; i < g->n_updates; i++) {
+        needed[g->updates[i].target] = true;
+        needed[g->updates[i].value] = true;
+    }
+    /* Operands have smaller ids, so one backward sweep suffices. */
+    for (int id = g->n_nodes - 1; id >= 0; id--) {
+        if (!needed[id]) {
+            continue;
+        }
+        for (int k = 0; k < g->nodes[id].n_operands; k++) {
+            needed[g->nodes[id].operands[k]] = true;
+        }
+    }
+}
+
+void graph_count_uses(const rg_graph *g, int *uses)
+{
+    memset(uses, 0, (size_t)g->n_nodes * sizeof(*uses));
+    for (int id = 0; id < g->n_nodes; id++) {
+        for (int k = 0; k < g->nodes[id].n_operands; k++) {
+            uses[g->nodes[id].operands[k]]++;
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        uses[g->outputs[i].node]++;
+    }
+    for (int i = 0; i < g->n_updates; i++) {
+        uses[g->updates[i].value]++;
+    }
 }
 
 /* Leaves. */

@@ -1,43 +1,14 @@
 /*
- * Lowering of a graph to a plan. Every reachable node becomes one step: a
- * matrix product becomes a GEMM whose transposed operands are passed as
- * flags, any other op a one-instruction kernel program, and a transpose is
- * only a view (swapped strides) of its operand. Each computed tensor gets
- * its own arena range, so no two tensors ever overlap.
- *
- * Updates are applied together: every new value is computed into the
- * arena first, and only then copied over the params and state, so no step
- * reads a value that an update of the same run has already replaced.
+ * rg_plan_build: runs the passes (simplify, fuse), then scheduling, memory
+ * planning and lowering, and checks the arena layout of the result in
+ * debug builds. Also the plan's accessors and its text listing.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph/error_internal.h"
-#include "graph/graph_internal.h"
-#include "graph/plan_internal.h"
-
-typedef enum value_kind {
-    VALUE_NONE = 0,
-    VALUE_TENSOR, /* strided view of a buffer */
-    VALUE_CONST,  /* compile-time scalar */
-    VALUE_SCALAR, /* runtime scalar slot (a hyperparameter) */
-} value_kind;
-
-typedef struct value {
-    value_kind kind;
-    kp_access access; /* VALUE_TENSOR: strides of the node's own shape */
-    float imm;        /* VALUE_CONST */
-    int slot;         /* VALUE_SCALAR */
-} value;
-
-typedef struct lower_ctx {
-    const rg_graph *g;
-    rg_plan *plan;
-    value *values;    /* per node */
-    bool *needed;     /* per node: reachable from an output or update */
-    int *persistent;  /* per node: persistent index, or -1 */
-    rg_error *err;
-} lower_ctx;
+#include "graph/passes.h"
+#include "graph/plan_build.h"
 
 rg_plan_options rg_plan_options_default(void)
 {
@@ -68,523 +39,114 @@ void rg_plan_free(rg_plan *plan)
     free(plan->steps);
     free(plan->persistent);
     free(plan->hypers);
+    free(plan->scalar_ops);
     free(plan->inputs);
     free(plan->outputs);
+    free(plan->tensors);
+    free(plan->node_tensor);
+    rg_graph_free(plan->graph);
     free(plan);
 }
 
-static rg_status no_memory(lower_ctx *ctx)
+rg_status plan_no_memory(plan_ctx *ctx)
 {
     return rg_error_set(ctx->err, RG_STATUS_NO_MEMORY,
                         "out of memory while planning");
 }
 
-/* Appends one zeroed item of `size` bytes to `*array`; NULL on no memory. */
-static void *append(void **array, int *count, size_t size)
+rg_node_id plan_view_base(const rg_graph *g, rg_node_id id)
 {
-    char *bigger = realloc(*array, (size_t)(*count + 1) * size);
-
-    if (bigger == NULL) {
-        return NULL;
+    while (g->nodes[id].op == RG_OP_TRANSPOSE) {
+        id = g->nodes[id].operands[0];
     }
-    *array = bigger;
-    memset(bigger + (size_t)*count * size, 0, size);
-    return bigger + (size_t)(*count)++ * size;
+    return id;
 }
 
-/* Layout helpers. A shape maps to [rows, cols]: rank 1 is one row. */
+bool plan_reads_memory(const rg_graph *g, rg_node_id c, rg_node_id o)
+{
+    const rg_node *operand = &g->nodes[o];
 
-static int64_t shape_rows(rg_shape s)
+    return operand->group != g->nodes[c].group ||
+           operand->op == RG_OP_MATMUL || operand->op == RG_OP_GEMM_ACC ||
+           g->nodes[c].op == RG_OP_TRANSPOSE || operand->group < 0;
+}
+
+int64_t plan_rows(rg_shape s)
 {
     return s.rank == 2 ? s.dims[0] : 1;
 }
 
-static int64_t shape_cols(rg_shape s)
+int64_t plan_cols(rg_shape s)
 {
     return s.rank == 0 ? 1 : s.dims[s.rank - 1];
 }
 
-/* Reserves a contiguous arena range for `shape`; returns its access. */
-static kp_access arena_alloc(rg_plan *plan, rg_shape shape)
+static void ctx_free(plan_ctx *ctx)
 {
-    int64_t n = rg_shape_numel(shape);
-    int64_t padded = (n + PLAN_ALIGN_FLOATS - 1) / PLAN_ALIGN_FLOATS *
-                     PLAN_ALIGN_FLOATS;
-    kp_access a = {PLAN_ARENA_BUFFER, plan->arena_floats, shape_cols(shape),
-                   1};
-
-    plan->arena_floats += padded;
-    plan->unshared_floats += padded;
-    return a;
+    free(ctx->host);
+    free(ctx->slot);
+    free(ctx->persist);
+    free(ctx->stored);
+    free(ctx->inplace);
+    free(ctx->output_copy);
+    free(ctx->values);
+    free(ctx->units);
+    free(ctx->order);
+    free(ctx->pos);
 }
 
-/*
- * Returns the access that reads operand `v` of shape `s` at every point of
- * an output space of shape `out`, with NumPy broadcasting: a dimension of
- * length 1 (or a missing leading one) gets stride 0.
- */
-static kp_access broadcast_access(kp_access v, rg_shape s, rg_shape out)
-{
-    kp_access a = v;
-
-    if (s.rank == 0) {
-        a.row_stride = 0;
-        a.col_stride = 0;
-        return a;
-    }
-    if (s.rank == 1 || shape_rows(s) == 1) {
-        a.row_stride = 0;
-    }
-    if (shape_cols(s) == 1 && shape_cols(out) != 1) {
-        a.col_stride = 0;
-    }
-    return a;
-}
-
-/* Opcode of each elementwise graph op. */
-static kp_opcode elementwise_opcode(rg_op op)
-{
-    switch (op) {
-    case RG_OP_ADD: return KP_ADD;
-    case RG_OP_SUB: return KP_SUB;
-    case RG_OP_MUL: return KP_MUL;
-    case RG_OP_DIV: return KP_DIV;
-    case RG_OP_POW: return KP_POW;
-    case RG_OP_MIN: return KP_MIN;
-    case RG_OP_MAX: return KP_MAX;
-    case RG_OP_LT: return KP_LT;
-    case RG_OP_LE: return KP_LE;
-    case RG_OP_GT: return KP_GT;
-    case RG_OP_GE: return KP_GE;
-    case RG_OP_EQ: return KP_EQ;
-    case RG_OP_NE: return KP_NE;
-    case RG_OP_NEG: return KP_NEG;
-    case RG_OP_SIGMOID: return KP_SIGMOID;
-    case RG_OP_EXP: return KP_EXP;
-    case RG_OP_LOG: return KP_LOG;
-    case RG_OP_LOG1P: return KP_LOG1P;
-    case RG_OP_SOFTPLUS: return KP_SOFTPLUS;
-    case RG_OP_TANH: return KP_TANH;
-    case RG_OP_RELU: return KP_RELU;
-    case RG_OP_SQRT: return KP_SQRT;
-    case RG_OP_SQUARE: return KP_SQUARE;
-    case RG_OP_ABS: return KP_ABS;
-    case RG_OP_WHERE: return KP_WHERE;
-    default: return KP_OPCODE_COUNT;
-    }
-}
-
-/* Emits the instruction that reads operand `id` inside kernel `k`. */
-static int emit_operand(lower_ctx *ctx, kp_program *k, rg_node_id id,
-                        rg_shape out)
-{
-    const value *v = &ctx->values[id];
-    kp_instr in = {KP_CONST, 0, 0, 0, 0, 0.0f};
-
-    switch (v->kind) {
-    case VALUE_CONST:
-        in.imm = v->imm;
-        break;
-    case VALUE_SCALAR:
-        in.op = KP_SCALAR;
-        in.arg = (uint32_t)v->slot;
-        break;
-    case VALUE_TENSOR: {
-        kp_access a = broadcast_access(v->access, ctx->g->nodes[id].shape,
-                                       out);
-        in.op = KP_LOAD;
-        in.a = kp_program_add_load(k, a);
-        if (in.a < 0) {
-            return -1;
-        }
-        break;
-    }
-    default:
-        RG_ASSERT(!"operand has no value");
-    }
-    return kp_program_add_instr(k, in);
-}
-
-static rg_status push_kernel(lower_ctx *ctx, kp_program *k)
-{
-    plan_step *step = append((void **)&ctx->plan->steps, &ctx->plan->n_steps,
-                             sizeof(*step));
-    if (step == NULL) {
-        kp_program_free(k);
-        return no_memory(ctx);
-    }
-    step->kind = PLAN_STEP_KERNEL;
-    step->kernel = k;
-    snprintf(step->label, sizeof(step->label), "%s", k->name);
-    return RG_STATUS_OK;
-}
-
-static const char *node_label(const rg_node *n)
-{
-    return n->name != NULL ? n->name : rg_op_name(n->op);
-}
-
-/* Emits the instruction(s) of elementwise or random node `n`. */
-static int emit_op(lower_ctx *ctx, kp_program *k, const rg_node *n)
-{
-    int ops[RG_MAX_OPERANDS] = {0, 0, 0};
-    kp_instr in = {KP_CONST, 0, 0, 0, 0, 0.0f};
-
-    for (int i = 0; i < n->n_operands; i++) {
-        ops[i] = emit_operand(ctx, k, n->operands[i], n->shape);
-        if (ops[i] < 0) {
-            return -1;
-        }
-    }
-    switch (n->op) {
-    case RG_OP_BERNOULLI: {
-        kp_instr u = {KP_UNIFORM, 0, 0, 0, n->stream, 0.0f};
-        in.op = KP_LT;
-        in.a = kp_program_add_instr(k, u);
-        in.b = ops[0];
-        break;
-    }
-    case RG_OP_NORMAL: {
-        kp_instr z = {KP_NORMAL, 0, 0, 0, n->stream, 0.0f};
-        kp_instr scaled = {KP_MUL, ops[1], 0, 0, 0, 0.0f};
-        scaled.b = kp_program_add_instr(k, z);
-        in.op = KP_ADD;
-        in.a = ops[0];
-        in.b = kp_program_add_instr(k, scaled);
-        break;
-    }
-    case RG_OP_UNIFORM:
-        in.op = KP_UNIFORM;
-        in.arg = n->stream;
-        break;
-    default:
-        in.op = elementwise_opcode(n->op);
-        in.a = ops[0];
-        in.b = ops[1];
-        in.c = ops[2];
-    }
-    return kp_program_add_instr(k, in);
-}
-
-static rg_status lower_elementwise(lower_ctx *ctx, rg_node_id id)
-{
-    const rg_node *n = &ctx->g->nodes[id];
-    kp_program *k = kp_program_new(node_label(n), shape_rows(n->shape),
-                                   shape_cols(n->shape));
-    kp_store st = {0, {0, 0, 0, 0}, KP_REDUCE_NONE, 1.0f};
-
-    if (k == NULL) {
-        return no_memory(ctx);
-    }
-    st.src = emit_op(ctx, k, n);
-    st.dst = arena_alloc(ctx->plan, n->shape);
-    if (st.src < 0 || kp_program_add_store(k, st) < 0) {
-        kp_program_free(k);
-        return no_memory(ctx);
-    }
-    ctx->values[id].kind = VALUE_TENSOR;
-    ctx->values[id].access = st.dst;
-    return push_kernel(ctx, k);
-}
-
-static rg_status lower_reduce(lower_ctx *ctx, rg_node_id id)
-{
-    const rg_node *n = &ctx->g->nodes[id];
-    rg_shape in_shape = ctx->g->nodes[n->operands[0]].shape;
-    kp_program *k = kp_program_new(node_label(n), shape_rows(in_shape),
-                                   shape_cols(in_shape));
-    kp_store st = {0, {0, 0, 0, 1}, KP_REDUCE_ALL, 1.0f};
-    int64_t count = rg_shape_numel(in_shape);
-
-    if (k == NULL) {
-        return no_memory(ctx);
-    }
-    if (n->axis != RG_AXIS_ALL && in_shape.rank == 2) {
-        st.reduce = n->axis == 0 ? KP_REDUCE_ROWS : KP_REDUCE_COLS;
-        count = in_shape.dims[n->axis];
-    }
-    if (n->op == RG_OP_MEAN) {
-        st.scale = (float)(1.0 / (double)count);
-    }
-    st.src = emit_operand(ctx, k, n->operands[0], in_shape);
-    st.dst = arena_alloc(ctx->plan, n->shape);
-    st.dst.col_stride = 1;
-    if (st.src < 0 || kp_program_add_store(k, st) < 0) {
-        kp_program_free(k);
-        return no_memory(ctx);
-    }
-    ctx->values[id].kind = VALUE_TENSOR;
-    ctx->values[id].access = st.dst;
-    return push_kernel(ctx, k);
-}
-
-/*
- * Describes operand `id` as a GEMM matrix of `rows` x `cols` (its logical,
- * possibly transposed, shape). A view with unit column stride is stored as
- * is; one with unit row stride is the transpose of a stored matrix.
- */
-static void gemm_operand(const value *v, int64_t rows, int64_t cols,
-                         kp_matrix *m, bool *trans)
-{
-    m->buffer = v->access.buffer;
-    m->offset = v->access.offset;
-    if (rows > 1 && v->access.row_stride == 1 && v->access.col_stride != 1) {
-        *trans = true;
-        m->ld = v->access.col_stride;
-    } else {
-        *trans = false;
-        m->ld = cols > 1 || rows == 1 ? (v->access.row_stride > 0
-                                         ? v->access.row_stride : cols)
-                                      : 1;
-    }
-}
-
-static rg_status lower_matmul(lower_ctx *ctx, rg_node_id id)
-{
-    const rg_node *n = &ctx->g->nodes[id];
-    rg_shape sa = ctx->g->nodes[n->operands[0]].shape;
-    rg_shape sb = ctx->g->nodes[n->operands[1]].shape;
-    plan_step *step;
-    kp_gemm *gm;
-
-    step = append((void **)&ctx->plan->steps, &ctx->plan->n_steps,
-                  sizeof(*step));
-    if (step == NULL) {
-        return no_memory(ctx);
-    }
-    step->kind = PLAN_STEP_GEMM;
-    snprintf(step->label, sizeof(step->label), "%s", node_label(n));
-    gm = &step->gemm;
-
-    /* A vector on the left is one row; on the right, one column. */
-    gm->m = sa.rank == 2 ? sa.dims[0] : 1;
-    gm->k = sa.dims[sa.rank - 1];
-    gm->n = sb.rank == 2 ? sb.dims[1] : 1;
-    gemm_operand(&ctx->values[n->operands[0]], gm->m, gm->k, &gm->a,
-                 &gm->trans_a);
-    gemm_operand(&ctx->values[n->operands[1]], gm->k, gm->n, &gm->b,
-                 &gm->trans_b);
-    if (sb.rank == 1) {
-        gm->b.ld = 1;
-        gm->trans_b = false;
-    }
-
-    kp_access c = arena_alloc(ctx->plan, n->shape);
-    gm->c.buffer = c.buffer;
-    gm->c.offset = c.offset;
-    gm->c.ld = gm->n;
-    gm->alpha = 1.0f;
-    gm->alpha_scalar = -1;
-    gm->beta = 0.0f;
-
-    ctx->values[id].kind = VALUE_TENSOR;
-    ctx->values[id].access = c;
-    return RG_STATUS_OK;
-}
-
-static rg_status lower_leaf(lower_ctx *ctx, rg_node_id id)
-{
-    const rg_node *n = &ctx->g->nodes[id];
-    rg_plan *plan = ctx->plan;
-    value *v = &ctx->values[id];
-
-    switch (n->op) {
-    case RG_OP_CONST:
-        v->kind = VALUE_CONST;
-        v->imm = (float)n->value;
-        return RG_STATUS_OK;
-    case RG_OP_HYPER: {
-        char **slot = append((void **)&plan->hypers, &plan->n_hypers,
-                             sizeof(*slot));
-        if (slot == NULL || (*slot = strdup(n->name)) == NULL) {
-            return no_memory(ctx);
-        }
-        v->kind = VALUE_SCALAR;
-        v->slot = plan->n_hypers - 1;
-        return RG_STATUS_OK;
-    }
-    case RG_OP_INPUT: {
-        plan_binding *b = append((void **)&plan->inputs, &plan->n_inputs,
-                                 sizeof(*b));
-        if (b == NULL || (b->name = strdup(n->name)) == NULL) {
-            return no_memory(ctx);
-        }
-        b->shape = n->shape;
-        b->access = arena_alloc(plan, n->shape);
-        v->kind = VALUE_TENSOR;
-        v->access = b->access;
-        return RG_STATUS_OK;
-    }
-    default: {
-        plan_persistent *p = append((void **)&plan->persistent,
-                                    &plan->n_persistent, sizeof(*p));
-        if (p == NULL || (p->name = strdup(n->name)) == NULL) {
-            return no_memory(ctx);
-        }
-        p->shape = n->shape;
-        p->init = n->init;
-        p->is_state = n->op == RG_OP_STATE;
-        ctx->persistent[id] = plan->n_persistent - 1;
-        v->kind = VALUE_TENSOR;
-        v->access.buffer = plan->n_persistent; /* 1 + index */
-        v->access.offset = 0;
-        v->access.row_stride = shape_cols(n->shape);
-        v->access.col_stride = 1;
-        return RG_STATUS_OK;
-    }
-    }
-}
-
-static rg_status lower_node(lower_ctx *ctx, rg_node_id id)
-{
-    const rg_node *n = &ctx->g->nodes[id];
-
-    if (graph_op_is_leaf(n->op)) {
-        return lower_leaf(ctx, id);
-    }
-    switch (n->op) {
-    case RG_OP_MATMUL:
-        return lower_matmul(ctx, id);
-    case RG_OP_TRANSPOSE: {
-        value v = ctx->values[n->operands[0]];
-        int64_t row_stride = v.access.row_stride;
-
-        v.access.row_stride = v.access.col_stride;
-        v.access.col_stride = row_stride;
-        ctx->values[id] = v;
-        return RG_STATUS_OK;
-    }
-    case RG_OP_SUM:
-    case RG_OP_MEAN:
-        return lower_reduce(ctx, id);
-    default:
-        return lower_elementwise(ctx, id);
-    }
-}
-
-/*
- * Copies the value of `id` into a fresh contiguous arena tensor unless it
- * already is one. Outputs and update values go through this, so that
- * reading an output never depends on strides and an update never reads a
- * persistent tensor that another update may already have replaced.
- */
-static rg_status materialize(lower_ctx *ctx, rg_node_id id, kp_access *out)
-{
-    const rg_node *n = &ctx->g->nodes[id];
-    const value *v = &ctx->values[id];
-
-    if (v->kind == VALUE_TENSOR && v->access.buffer == PLAN_ARENA_BUFFER &&
-        v->access.col_stride == 1 &&
-        (n->shape.rank < 2 || v->access.row_stride == shape_cols(n->shape))) {
-        *out = v->access;
-        return RG_STATUS_OK;
-    }
-
-    kp_program *k = kp_program_new("copy", shape_rows(n->shape),
-                                   shape_cols(n->shape));
-    kp_store st = {0, {0, 0, 0, 0}, KP_REDUCE_NONE, 1.0f};
-    if (k == NULL) {
-        return no_memory(ctx);
-    }
-    st.src = emit_operand(ctx, k, id, n->shape);
-    st.dst = arena_alloc(ctx->plan, n->shape);
-    if (st.src < 0 || kp_program_add_store(k, st) < 0) {
-        kp_program_free(k);
-        return no_memory(ctx);
-    }
-    *out = st.dst;
-    return push_kernel(ctx, k);
-}
-
-static rg_status lower_outputs(lower_ctx *ctx)
+static rg_status ctx_init(plan_ctx *ctx)
 {
     const rg_graph *g = ctx->g;
+    size_t n = (size_t)g->n_nodes + 1;
 
-    for (int i = 0; i < g->n_outputs; i++) {
-        rg_node_id id = g->outputs[i].node;
-        plan_binding *b = append((void **)&ctx->plan->outputs,
-                                 &ctx->plan->n_outputs, sizeof(*b));
-        if (b == NULL || (b->name = strdup(g->outputs[i].name)) == NULL) {
-            return no_memory(ctx);
-        }
-        b->shape = g->nodes[id].shape;
-        b->is_metric = g->outputs[i].is_metric;
-        rg_status st = materialize(ctx, id, &b->access);
-        if (st != RG_STATUS_OK) {
-            return st;
+    ctx->host = calloc(n, sizeof(*ctx->host));
+    ctx->slot = malloc(n * sizeof(*ctx->slot));
+    ctx->persist = malloc(n * sizeof(*ctx->persist));
+    ctx->stored = calloc(n, sizeof(*ctx->stored));
+    ctx->inplace = malloc(n * sizeof(*ctx->inplace));
+    ctx->output_copy = malloc(n * sizeof(*ctx->output_copy));
+    ctx->values = calloc(n, sizeof(*ctx->values));
+    ctx->plan->node_tensor = malloc(n * sizeof(int));
+    if (ctx->host == NULL || ctx->slot == NULL || ctx->persist == NULL ||
+        ctx->stored == NULL || ctx->inplace == NULL ||
+        ctx->output_copy == NULL || ctx->values == NULL ||
+        ctx->plan->node_tensor == NULL) {
+        return plan_no_memory(ctx);
+    }
+    ctx->n_groups = 0;
+    for (int id = 0; id < g->n_nodes; id++) {
+        ctx->host[id] = pass_is_host_scalar(g, id, ctx->host);
+        ctx->slot[id] = -1;
+        ctx->persist[id] = -1;
+        if (g->nodes[id].group >= ctx->n_groups) {
+            ctx->n_groups = g->nodes[id].group + 1;
         }
     }
     return RG_STATUS_OK;
 }
 
-/* Computes every new value first, then copies all of them into place. */
-static rg_status lower_updates(lower_ctx *ctx)
+/* Runs the graph passes the options ask for; the result is grouped. */
+static rg_status run_passes(const rg_graph *g, const rg_plan_options *o,
+                            rg_graph **out, rg_error *err)
 {
-    const rg_graph *g = ctx->g;
-    int n = g->n_updates;
-    kp_access *staged = calloc((size_t)(n > 0 ? n : 1), sizeof(*staged));
-    rg_status st = RG_STATUS_OK;
+    rg_graph *simple = NULL;
+    rg_status st = o->simplify ? pass_simplify(g, &simple, err)
+                               : pass_dce(g, &simple, err);
 
-    if (staged == NULL) {
-        return no_memory(ctx);
+    if (st == RG_STATUS_OK) {
+        st = pass_fuse(simple, o->fuse, out, err);
     }
-    for (int i = 0; i < n && st == RG_STATUS_OK; i++) {
-        st = materialize(ctx, g->updates[i].value, &staged[i]);
-    }
-    for (int i = 0; i < n && st == RG_STATUS_OK; i++) {
-        rg_node_id target = g->updates[i].target;
-        rg_shape shape = g->nodes[target].shape;
-        kp_program *k = kp_program_new("update", shape_rows(shape),
-                                       shape_cols(shape));
-        kp_store store = {0, ctx->values[target].access, KP_REDUCE_NONE,
-                          1.0f};
-        kp_instr load = {KP_LOAD, 0, 0, 0, 0, 0.0f};
-
-        if (k == NULL) {
-            st = no_memory(ctx);
-            break;
-        }
-        snprintf(k->name, sizeof(k->name), "update %s", g->nodes[target].name);
-        load.a = kp_program_add_load(k, staged[i]);
-        store.src = load.a < 0 ? -1 : kp_program_add_instr(k, load);
-        if (store.src < 0 || kp_program_add_store(k, store) < 0) {
-            kp_program_free(k);
-            st = no_memory(ctx);
-            break;
-        }
-        st = push_kernel(ctx, k);
-    }
-    free(staged);
+    rg_graph_free(simple);
     return st;
-}
-
-/* Marks every node that an output or an update depends on. */
-static void mark_needed(const rg_graph *g, bool *needed)
-{
-    for (int i = 0; i < g->n_outputs; i++) {
-        needed[g->outputs[i].node] = true;
-    }
-    for (int i = 0; i < g->n_updates; i++) {
-        needed[g->updates[i].target] = true;
-        needed[g->updates[i].value] = true;
-    }
-    /* Operands have smaller ids, so one backward sweep suffices. */
-    for (int id = g->n_nodes - 1; id >= 0; id--) {
-        if (!needed[id]) {
-            continue;
-        }
-        for (int k = 0; k < g->nodes[id].n_operands; k++) {
-            needed[g->nodes[id].operands[k]] = true;
-        }
-    }
 }
 
 rg_status rg_plan_build(const rg_graph *g, const rg_plan_options *options,
                         rg_plan **out, rg_error *err)
 {
-    lower_ctx ctx = {g, NULL, NULL, NULL, NULL, err};
-    rg_status st = RG_STATUS_OK;
-    size_t n = (size_t)(g->n_nodes > 0 ? g->n_nodes : 1);
+    plan_ctx ctx;
+    rg_plan *plan;
+    rg_status st;
 
     *out = NULL;
     if (rg_graph_error(g) != NULL) {
@@ -596,45 +158,47 @@ rg_status rg_plan_build(const rg_graph *g, const rg_plan_options *options,
                             "the graph has no outputs and no updates, so "
                             "there is nothing to plan");
     }
-
-    ctx.plan = calloc(1, sizeof(*ctx.plan));
-    ctx.values = calloc(n, sizeof(*ctx.values));
-    ctx.needed = calloc(n, sizeof(*ctx.needed));
-    ctx.persistent = malloc(n * sizeof(*ctx.persistent));
-    if (ctx.plan == NULL || ctx.values == NULL || ctx.needed == NULL ||
-        ctx.persistent == NULL) {
-        st = no_memory(&ctx);
-        goto done;
+    plan = calloc(1, sizeof(*plan));
+    if (plan == NULL) {
+        return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
     }
-    ctx.plan->options = options != NULL ? *options
-                                        : rg_plan_options_default();
-    for (size_t i = 0; i < n; i++) {
-        ctx.persistent[i] = -1;
-    }
+    plan->options = options != NULL ? *options : rg_plan_options_default();
 
-    mark_needed(g, ctx.needed);
-    for (rg_node_id id = 0; id < g->n_nodes && st == RG_STATUS_OK; id++) {
-        if (ctx.needed[id]) {
-            st = lower_node(&ctx, id);
-        }
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.plan = plan;
+    ctx.err = err;
+    st = run_passes(g, &plan->options, &plan->graph, err);
+    if (st == RG_STATUS_OK) {
+        ctx.g = plan->graph;
+        st = ctx_init(&ctx);
     }
     if (st == RG_STATUS_OK) {
-        st = lower_outputs(&ctx);
+        st = plan_schedule(&ctx);
     }
     if (st == RG_STATUS_OK) {
-        st = lower_updates(&ctx);
+        st = plan_memory(&ctx);
     }
-
-done:
-    free(ctx.values);
-    free(ctx.needed);
-    free(ctx.persistent);
+    if (st == RG_STATUS_OK) {
+        plan->n_units = ctx.n_units;
+        st = plan_lower(&ctx);
+    }
+#ifndef NDEBUG
+    if (st == RG_STATUS_OK) {
+        st = plan_check_arena(plan, err);
+    }
+#endif
+    ctx_free(&ctx);
     if (st != RG_STATUS_OK) {
-        rg_plan_free(ctx.plan);
+        rg_plan_free(plan);
         return st;
     }
-    *out = ctx.plan;
+    *out = plan;
     return RG_STATUS_OK;
+}
+
+rg_status rg_plan_check(const rg_plan *plan, rg_error *err)
+{
+    return plan_check_arena(plan, err);
 }
 
 int rg_plan_n_gemms(const rg_plan *plan)
@@ -713,22 +277,58 @@ const char *rg_plan_hyper_name(const rg_plan *plan, int index)
     return plan->hypers[index];
 }
 
+static void print_access(const kp_access *a, FILE *out)
+{
+    if (a->buffer == PLAN_ARENA_BUFFER) {
+        fprintf(out, "arena+%lld", (long long)(4 * a->offset));
+    } else {
+        fprintf(out, "param#%d", a->buffer - 1);
+    }
+}
+
 void rg_plan_print(const rg_plan *plan, FILE *out)
 {
+    double flops = 0.0, bytes = 0.0;
+    int64_t persistent = 0;
+
     for (int i = 0; i < plan->n_steps; i++) {
         const plan_step *s = &plan->steps[i];
 
+        flops += s->flops;
+        bytes += s->bytes;
         if (s->kind == PLAN_STEP_GEMM) {
             const kp_gemm *gm = &s->gemm;
-            fprintf(out, "gemm %s: [%lld x %lld] = %s%s @ %s%s\n", s->label,
-                    (long long)gm->m, (long long)gm->n,
-                    "A", gm->trans_a ? ".T" : "", "B",
-                    gm->trans_b ? ".T" : "");
+            fprintf(out, "%3d  gemm    %-24s [%lld x %lld x %lld]%s%s%s  "
+                    "%8.2f MFLOP %8.2f MB -> ", i, s->label, (long long)gm->m,
+                    (long long)gm->n, (long long)gm->k,
+                    gm->trans_a ? " A.T" : "", gm->trans_b ? " B.T" : "",
+                    gm->beta_scalar >= 0 || gm->beta != 0.0f ? " +=" : "",
+                    s->flops / 1e6, s->bytes / 1e6);
+            kp_access c = {gm->c.buffer, gm->c.offset, gm->c.ld, 1};
+            print_access(&c, out);
+            fputc('\n', out);
         } else {
-            kp_program_print(s->kernel, out);
+            const kp_program *k = s->kernel;
+            fprintf(out, "%3d  kernel  %-24s [%lld x %lld] %d ops %d loads "
+                    "%d stores  %8.2f MFLOP %8.2f MB\n", i, s->label,
+                    (long long)k->rows, (long long)k->cols, k->n_instrs,
+                    k->n_loads, k->n_stores, s->flops / 1e6, s->bytes / 1e6);
         }
     }
-    fprintf(out, "%d matrix products, %d other kernels, arena %lld bytes\n",
-            rg_plan_n_gemms(plan), rg_plan_n_kernels(plan),
-            (long long)rg_plan_arena_bytes(plan));
+    for (int i = 0; i < plan->n_persistent; i++) {
+        persistent += rg_shape_numel(plan->persistent[i].shape) * 4;
+    }
+    fprintf(out, "%d matrix products, %d other kernels\n",
+            rg_plan_n_gemms(plan), rg_plan_n_kernels(plan));
+    fprintf(out, "arena %lld bytes (%.1f%% of %lld bytes without reuse)\n",
+            (long long)rg_plan_arena_bytes(plan),
+            100.0 * (double)rg_plan_arena_bytes(plan) /
+                (double)(rg_plan_unshared_bytes(plan) > 0
+                             ? rg_plan_unshared_bytes(plan) : 1),
+            (long long)rg_plan_unshared_bytes(plan));
+    fprintf(out, "peak memory %lld bytes (arena plus %lld bytes of params "
+            "and state)\n", (long long)(rg_plan_arena_bytes(plan) + persistent),
+            (long long)persistent);
+    fprintf(out, "per step: %.2f MFLOP, %.2f MB moved\n", flops / 1e6,
+            bytes / 1e6);
 }

@@ -92,6 +92,7 @@ typedef struct kp_gemm {
     float alpha;
     int alpha_scalar; /* -1, or a runtime scalar slot that scales alpha */
     float beta;
+    int beta_scalar;  /* -1, or a runtime scalar slot that scales beta */
 } kp_gemm;
 
 /* Creates an empty program over a [rows, cols] space; NULL on no memory. */

@@ -1,0 +1,273 @@
+/*
+ * Simplification and dead-node elimination. Nodes are rebuilt in order
+ * into a new graph; `map` sends each old id to its replacement, which may
+ * be an earlier node (a folded transpose, an identity, a merged copy).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/error_internal.h"
+#include "graph/graph_internal.h"
+#include "graph/passes.h"
+#include "kernels/kprog.h"
+
+static rg_status fail_copy(rg_graph *g, rg_error *err)
+{
+    const rg_error *e = rg_graph_error(g);
+
+    if (e != NULL) {
+        *err = *e;
+        return err->code;
+    }
+    return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+}
+
+rg_status pass_dce(const rg_graph *in, rg_graph **out, rg_error *err)
+{
+    size_t n = (size_t)(in->n_nodes > 0 ? in->n_nodes : 1);
+    bool *needed = calloc(n, sizeof(*needed));
+    rg_node_id *map = malloc(n * sizeof(*map));
+    rg_graph *g = graph_new_like(in);
+    rg_status st = RG_STATUS_OK;
+
+    *out = NULL;
+    if (needed == NULL || map == NULL || g == NULL) {
+        st = rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    graph_mark_needed(in, needed);
+    for (int id = 0; id < in->n_nodes; id++) {
+        map[id] = RG_NODE_NONE;
+        if (needed[id]) {
+            map[id] = graph_push_copy(g, &in->nodes[id], map);
+            if (map[id] == RG_NODE_NONE) {
+                st = fail_copy(g, err);
+                goto done;
+            }
+        }
+    }
+    if (graph_copy_roots(g, in, map) != RG_STATUS_OK) {
+        st = fail_copy(g, err);
+    }
+
+done:
+    free(needed);
+    free(map);
+    if (st != RG_STATUS_OK) {
+        rg_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return RG_STATUS_OK;
+}
+
+/* True when node `id` is the scalar constant `value`. */
+static bool is_const(const rg_graph *g, rg_node_id id, double value)
+{
+    return g->nodes[id].op == RG_OP_CONST && g->nodes[id].value == value;
+}
+
+/*
+ * Returns the operand that `n` reduces to when it is an identity such as
+ * x * 1 or x - 0 and keeps x's shape, or RG_NODE_NONE.
+ */
+static rg_node_id identity_operand(const rg_graph *g, const rg_node *n)
+{
+    rg_node_id a = n->operands[0];
+    rg_node_id b = n->n_operands > 1 ? n->operands[1] : RG_NODE_NONE;
+    rg_node_id keep = RG_NODE_NONE;
+
+    switch (n->op) {
+    case RG_OP_MUL:
+        keep = is_const(g, b, 1.0) ? a : is_const(g, a, 1.0) ? b : keep;
+        break;
+    case RG_OP_ADD:
+        keep = is_const(g, b, 0.0) ? a : is_const(g, a, 0.0) ? b : keep;
+        break;
+    case RG_OP_SUB:
+    case RG_OP_DIV:
+    case RG_OP_POW:
+        if (is_const(g, b, n->op == RG_OP_SUB ? 0.0 : 1.0)) {
+            keep = a;
+        }
+        break;
+    default:
+        break;
+    }
+    if (keep != RG_NODE_NONE && rg_shape_equal(g->nodes[keep].shape,
+                                               n->shape)) {
+        return keep;
+    }
+    return RG_NODE_NONE;
+}
+
+/* Folds an elementwise node whose operands are all constants. */
+static bool fold_constant(const rg_graph *g, const rg_node *n, double *value)
+{
+    float v[RG_MAX_OPERANDS] = {0, 0, 0};
+    int opcode = graph_kp_opcode(n->op);
+
+    if (opcode == KP_OPCODE_COUNT || n->shape.rank != 0) {
+        return false;
+    }
+    for (int i = 0; i < n->n_operands; i++) {
+        if (g->nodes[n->operands[i]].op != RG_OP_CONST) {
+            return false;
+        }
+        v[i] = (float)g->nodes[n->operands[i]].value;
+    }
+    /* Fold in float, as the kernels compute, so results agree exactly. */
+    *value = kp_apply((kp_opcode)opcode, v[0], v[1], v[2]);
+    return true;
+}
+
+/* True when `a` and `b` compute the same value (never for random ops). */
+static bool same_node(const rg_node *a, const rg_node *b)
+{
+    if (a->op != b->op || graph_op_is_random(a->op) ||
+        graph_op_is_leaf(a->op) || a->n_operands != b->n_operands ||
+        a->axis != b->axis || a->trans_a != b->trans_a ||
+        a->trans_b != b->trans_b || !rg_shape_equal(a->shape, b->shape)) {
+        return false;
+    }
+    for (int i = 0; i < a->n_operands; i++) {
+        if (a->operands[i] != b->operands[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Hash table of computed nodes in the new graph, for CSE. */
+typedef struct cse_table {
+    rg_node_id *slots;
+    size_t mask;
+} cse_table;
+
+static size_t node_hash(const rg_node *n)
+{
+    size_t h = (size_t)n->op * 0x9E3779B97F4A7C15ull;
+
+    for (int i = 0; i < n->n_operands; i++) {
+        h = (h ^ (size_t)n->operands[i]) * 0x100000001B3ull;
+    }
+    return h ^ (size_t)(n->axis + 1000) ^ ((size_t)n->trans_a << 7) ^
+           ((size_t)n->trans_b << 9);
+}
+
+/* Returns an existing equal node, or inserts `id` and returns it. */
+static rg_node_id cse_lookup(cse_table *t, const rg_graph *g, rg_node_id id)
+{
+    const rg_node *n = &g->nodes[id];
+    size_t i = node_hash(n) & t->mask;
+
+    while (t->slots[i] != RG_NODE_NONE) {
+        if (same_node(&g->nodes[t->slots[i]], n)) {
+            return t->slots[i];
+        }
+        i = (i + 1) & t->mask;
+    }
+    t->slots[i] = id;
+    return id;
+}
+
+/* Replaces a TRANSPOSE operand of a matrix product by a flag. */
+static void fold_transposes(const rg_graph *g, rg_node *n)
+{
+    for (int k = 0; k < 2; k++) {
+        const rg_node *operand = &g->nodes[n->operands[k]];
+
+        if (operand->op == RG_OP_TRANSPOSE) {
+            n->operands[k] = operand->operands[0];
+            if (k == 0) {
+                n->trans_a = !n->trans_a;
+            } else {
+                n->trans_b = !n->trans_b;
+            }
+        }
+    }
+}
+
+/* Rebuilds node `proto` (operands already mapped) into `g`. */
+static rg_node_id simplify_node(rg_graph *g, cse_table *cse, rg_node proto)
+{
+    double value;
+
+    if (proto.op == RG_OP_TRANSPOSE &&
+        g->nodes[proto.operands[0]].op == RG_OP_TRANSPOSE) {
+        return g->nodes[proto.operands[0]].operands[0];
+    }
+    if (proto.op == RG_OP_MATMUL) {
+        fold_transposes(g, &proto);
+    }
+    rg_node_id same = identity_operand(g, &proto);
+    if (same != RG_NODE_NONE) {
+        return same;
+    }
+    if (fold_constant(g, &proto, &value)) {
+        proto.op = RG_OP_CONST;
+        proto.value = value;
+        proto.n_operands = 0;
+    }
+
+    /* Operands are already new ids. */
+    rg_node_id id = graph_push_node(g, &proto);
+    if (id == RG_NODE_NONE || graph_op_is_leaf(proto.op)) {
+        return id;
+    }
+    rg_node_id found = cse_lookup(cse, g, id);
+    if (found != id) {
+        /* The copy just made is a duplicate; drop it again. */
+        free(g->nodes[id].name);
+        g->n_nodes--;
+    }
+    return found;
+}
+
+rg_status pass_simplify(const rg_graph *in, rg_graph **out, rg_error *err)
+{
+    size_t n = (size_t)(in->n_nodes > 0 ? in->n_nodes : 1);
+    size_t cap = 16;
+    rg_node_id *map = malloc(n * sizeof(*map));
+    rg_graph *g = graph_new_like(in);
+    cse_table cse = {NULL, 0};
+    rg_status st = RG_STATUS_OK;
+
+    *out = NULL;
+    while (cap < 2 * n) {
+        cap *= 2;
+    }
+    cse.slots = malloc(cap * sizeof(*cse.slots));
+    cse.mask = cap - 1;
+    if (map == NULL || g == NULL || cse.slots == NULL) {
+        st = rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < cap; i++) {
+        cse.slots[i] = RG_NODE_NONE;
+    }
+
+    for (int id = 0; id < in->n_nodes; id++) {
+        rg_node proto = in->nodes[id];
+
+        for (int k = 0; k < proto.n_operands; k++) {
+            proto.operands[k] = map[proto.operands[k]];
+        }
+        map[id] = simplify_node(g, &cse, proto);
+        if (map[id] == RG_NODE_NONE) {
+            st = fail_copy(g, err);
+            goto done;
+        }
+    }
+    if (graph_copy_roots(g, in, map) != RG_STATUS_OK) {
+        st = fail_copy(g, err);
+        goto done;
+    }
+    st = pass_dce(g, out, err);
+
+done:
+    free(map);
+    free(cse.slots);
+    rg_graph_free(g);
+    return st;
+}
