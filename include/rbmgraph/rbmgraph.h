@@ -6,6 +6,7 @@
 #include "rbmgraph/graph.h"
 #include "rbmgraph/model.h"
 #include "rbmgraph/plan.h"
+#include "rbmgraph/dot.h"
 #include "rbmgraph/exec.h"
 #include "rbmgraph/data.h"
 #include "rbmgraph/checkpoint.h"

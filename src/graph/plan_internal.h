@@ -33,6 +33,7 @@ typedef struct plan_step {
     kp_program *kernel;  /* PLAN_STEP_KERNEL; owned */
     char label[64];      /* node or group name for listings */
     int unit;            /* schedule position of the unit it belongs to */
+    int group;           /* fused group of the planned graph, or -1 */
     double flops;
     double bytes;        /* bytes read and written */
 } plan_step;

@@ -369,6 +369,7 @@ static rg_status lower_gemm(plan_ctx *ctx, rg_node_id id, int position)
     memset(&s, 0, sizeof(s));
     s.kind = PLAN_STEP_GEMM;
     s.unit = position;
+    s.group = n->group;
     snprintf(s.label, sizeof(s.label), "%s%s", acc ? "accumulate " : "",
              node_label(n));
     logical_operand(ctx, a, n->trans_a, false, &la, &rows_a, &cols_a);
@@ -450,6 +451,7 @@ static rg_status lower_group_kernel(plan_ctx *ctx, int gid, rg_node_id first,
     s.kind = PLAN_STEP_KERNEL;
     s.kernel = kc->k;
     s.unit = position;
+    s.group = gid;
     s.flops = kc->flops;
     s.bytes = kc->bytes;
     snprintf(s.label, sizeof(s.label), "%s", kc->k->name);
@@ -505,6 +507,7 @@ static rg_status lower_copy(plan_ctx *ctx, rg_node_id src, kp_access dst,
     s.kind = PLAN_STEP_KERNEL;
     s.kernel = kc->k;
     s.unit = position;
+    s.group = -1;
     s.bytes = kc->bytes + 4.0 * (double)rg_shape_numel(shape);
     snprintf(s.label, sizeof(s.label), "%s", label);
     return push_step(ctx, s);
