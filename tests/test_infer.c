@@ -503,7 +503,7 @@ static const reduce_row reduce_rows[] = {
     {RG_OP_SUM, S1(5), -2, RG_STATUS_SHAPE, S0, 0,
      "axis -2 is out of range for shape [5]"},
     {RG_OP_SUM, S0, 0, RG_STATUS_SHAPE, S0, 0,
-     "axis 0 is out of range for shape []"},
+     "cannot reduce a scalar over axis 0"},
     {RG_OP_MEAN, S2(3, 4), 99, RG_STATUS_SHAPE, S0, 0,
      "axis 99 is out of range"},
 };
@@ -855,7 +855,7 @@ static const leaf_row leaf_rows[] = {
     {LEAF_INPUT, "", S1(3), RG_STATUS_INVALID_ARGUMENT,
      "input needs a non-empty name"},
     {LEAF_PARAM, NULL, S1(3), RG_STATUS_INVALID_ARGUMENT,
-     "a param needs a non-empty name"},
+     "every param needs a non-empty name"},
     /* Non-positive dimensions. */
     {LEAF_INPUT, "z", S2(0, 3), RG_STATUS_SHAPE,
      "'z' has shape [0, 3]; every dimension must be positive"},
@@ -867,6 +867,11 @@ static const leaf_row leaf_rows[] = {
      "'z' has rank 3; tensors of rank 0 to 2 are supported"},
     {LEAF_PARAM, "z", {-1, {2, 2}}, RG_STATUS_UNSUPPORTED,
      "'z' has rank -1"},
+    /* Sizes whose byte count overflows int64_t. */
+    {LEAF_INPUT, "z", S2(INT64_C(1) << 31, INT64_C(1) << 31),
+     RG_STATUS_NO_MEMORY, "overflows a 64-bit integer"},
+    {LEAF_PARAM, "z", S2(INT64_MAX / 2 + 1, 4), RG_STATUS_NO_MEMORY,
+     "overflows a 64-bit integer"},
 };
 
 #define N_LEAF_ROWS ((int)(sizeof(leaf_rows) / sizeof(leaf_rows[0])))

@@ -4,6 +4,7 @@
  * and every later call that receives RG_NODE_NONE passes it through.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,8 @@ static bool shape_valid(rg_graph *g, const char *name, rg_shape shape)
                       name, shape.rank, RG_MAX_RANK);
         return false;
     }
+    /* Bytes must fit int64_t so later size arithmetic cannot overflow. */
+    int64_t bytes = (int64_t)sizeof(float);
     for (int i = 0; i < shape.rank; i++) {
         if (shape.dims[i] <= 0) {
             rg_graph_fail(g, RG_STATUS_SHAPE,
@@ -343,6 +346,14 @@ static bool shape_valid(rg_graph *g, const char *name, rg_shape shape)
                           name, rg_shape_str(shape, buf, sizeof(buf)));
             return false;
         }
+        if (bytes > INT64_MAX / shape.dims[i]) {
+            rg_graph_fail(g, RG_STATUS_NO_MEMORY,
+                          "'%s' has shape %s, whose size in bytes overflows "
+                          "a 64-bit integer", name,
+                          rg_shape_str(shape, buf, sizeof(buf)));
+            return false;
+        }
+        bytes *= shape.dims[i];
     }
     return true;
 }
@@ -355,7 +366,7 @@ static rg_node_id graph_leaf(rg_graph *g, rg_op op, const char *name,
     }
     if (name == NULL || name[0] == '\0') {
         return rg_graph_fail(g, RG_STATUS_INVALID_ARGUMENT,
-                             "a %s needs a non-empty name", rg_op_name(op));
+                             "every %s needs a non-empty name", rg_op_name(op));
     }
     if (rg_graph_find_leaf(g, name) != RG_NODE_NONE) {
         return rg_graph_fail(g, RG_STATUS_MODEL,

@@ -16,7 +16,7 @@ const char *rg_shape_str(rg_shape shape, char *buf, size_t size)
         return buf;
     }
     used += (size_t)snprintf(buf, size, "[");
-    for (int i = 0; i < shape.rank && used < size; i++) {
+    for (int i = 0; i < shape.rank && i < RG_MAX_RANK && used < size; i++) {
         used += (size_t)snprintf(buf + used, size - used, "%s%lld",
                                  i ? ", " : "", (long long)shape.dims[i]);
     }
@@ -146,6 +146,13 @@ rg_status infer_reduce(rg_graph *g, rg_shape a, int axis, int *axis_out,
         *axis_out = RG_AXIS_ALL;
         *out = r;
         return RG_STATUS_OK;
+    }
+    if (a.rank == 0) {
+        rg_graph_fail(g, RG_STATUS_SHAPE,
+                      "cannot reduce a scalar over axis %d: a scalar has no "
+                      "axes (leave out the axis to reduce over everything)",
+                      axis);
+        return RG_STATUS_SHAPE;
     }
     if (axis < -a.rank || axis >= a.rank) {
         rg_graph_fail(g, RG_STATUS_SHAPE,
