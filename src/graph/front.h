@@ -134,7 +134,7 @@ struct rg_model {
     int n_graph;
     front_chain *chains;
     int n_chains;
-    front_entry *entries; /* "train" first when top-level keys define it */
+    front_entry *entries; /* in file order; see order_entries */
     int n_entries;
 };
 

@@ -8,12 +8,13 @@
  * the entry's updates, outputs and metrics reach becomes a node, and with
  * memoization, so a named expression used twice is one node.
  *
- * Scopes: an entry's expressions see the entry's graph, then the top-level
- * graph, chains (as chain.variable), params, state, inputs, hypers and dims.
- * Top-level graph expressions and chain init expressions see only the top
- * level. A chain step also sees its own variables: a carried variable (one
- * listed in init) means its value from the previous step, any other step
- * variable its value in the current step.
+ * Scopes: names in an entry's expressions resolve to the entry's graph,
+ * then the top-level graph, chains (as chain.variable), params, state,
+ * inputs, hypers and dims. Top-level graph expressions and chain init
+ * expressions resolve only top-level names. A chain step adds its own
+ * variables: a carried variable (one listed in init) means its value from
+ * the previous step, and any other step variable its value in the current
+ * step.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -176,9 +177,9 @@ static void describe_unknown(const rg_model *m, const scope *s,
 /*
  * Nodes of the dependency graph walked for cycles: the top-level graph
  * expressions, then one node per chain, then each entry's graph
- * expressions. A whole chain is one node because a step variable may use
- * the previous step's value of itself; cycles among the variables of one
- * step are found separately.
+ * expressions. A whole chain is one node, because a step variable may use
+ * its own value from the previous step. check_step_cycles finds cycles
+ * among the variables of one step.
  */
 typedef struct checker {
     const rg_model *m;
@@ -661,7 +662,7 @@ static void name_node(builder *b, rg_node_id node, const char *name)
     }
 }
 
-/* Builds a named expression once; `slot` holds its memoized node. */
+/* Builds a named expression once; `slot` contains its memoized node. */
 static rg_node_id build_def(builder *b, const front_def *def,
                             rg_node_id *slot, const scope *s,
                             const char *name)

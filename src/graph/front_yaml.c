@@ -1404,11 +1404,10 @@ static rg_status read_tensor(loader *l, const ynode *key, const ynode *spec,
 static rg_status read_tensors(loader *l, const ynode *map,
                               front_tensor_kind kind)
 {
+    static const char *const sections[] = {"params", "state", "inputs"};
     rg_model *m = l->m;
-    const char *section = kind == FRONT_TENSOR_PARAM   ? "params"
-                          : kind == FRONT_TENSOR_STATE ? "state"
-                                                       : "inputs";
-    rg_status status = expect_mapping(l, map, section, "name: {shape: ...}");
+    rg_status status = expect_mapping(l, map, sections[kind],
+                                      "name: {shape: ...}");
 
     if (status != RG_STATUS_OK) {
         return status;
@@ -1517,9 +1516,16 @@ static rg_status read_chain(loader *l, const ynode *key, const ynode *spec,
     init = map_get(spec, "init");
     step = map_get(spec, "step");
     if (steps == NULL || init == NULL || step == NULL) {
+        const char *missing = "step";
+
+        if (steps == NULL) {
+            missing = "steps";
+        } else if (init == NULL) {
+            missing = "init";
+        }
         return fail(l, RG_STATUS_MODEL, spec->loc,
                     "%s needs steps, init and step; it has no %s", what,
-                    steps == NULL ? "steps" : init == NULL ? "init" : "step");
+                    missing);
     }
     status = read_steps(l, steps, chain);
     if (status == RG_STATUS_OK) {
@@ -1756,6 +1762,25 @@ static bool loc_before(front_loc a, front_loc b)
     return a.line < b.line || (a.line == b.line && a.column < b.column);
 }
 
+static const char *declared_name_of(const rg_model *m, front_name ref)
+{
+    switch (ref.kind) {
+    case FRONT_NAME_DIM:
+        return m->dims[ref.index].name;
+    case FRONT_NAME_HYPER:
+        return m->hypers[ref.index].name;
+    case FRONT_NAME_TENSOR:
+        return m->tensors[ref.index].name;
+    case FRONT_NAME_GRAPH:
+        return m->graph[ref.index].name;
+    case FRONT_NAME_CHAIN:
+        return m->chains[ref.index].name;
+    case FRONT_NAME_NONE:
+        break;
+    }
+    return "";
+}
+
 static void collect_names(const rg_model *m, declared_name *names, int *n)
 {
     static const front_name_kind kinds[] = {
@@ -1772,11 +1797,7 @@ static void collect_names(const rg_model *m, declared_name *names, int *n)
 
             d->ref = ref;
             d->loc = front_name_loc(m, ref);
-            d->name = kinds[k] == FRONT_NAME_DIM     ? m->dims[i].name
-                      : kinds[k] == FRONT_NAME_HYPER  ? m->hypers[i].name
-                      : kinds[k] == FRONT_NAME_TENSOR ? m->tensors[i].name
-                      : kinds[k] == FRONT_NAME_GRAPH  ? m->graph[i].name
-                                                      : m->chains[i].name;
+            d->name = declared_name_of(m, ref);
         }
     }
 }
