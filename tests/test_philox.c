@@ -88,22 +88,27 @@ START_TEST(kat_output_aliases_counter)
 }
 END_TEST
 
-/* The counter and key layout stated in the header, checked word by word. */
+/*
+ * The counter and key layout stated in the header: uniform draw `index`
+ * is word (index & 3) of block index >> 2. Checked for all four words.
+ */
 START_TEST(uniform_uses_documented_mapping)
 {
     const uint64_t seed = 0x0123456789abcdefULL;
     const uint64_t step = 0x0000000500000007ULL;
     const uint32_t stream = 0xdeadbeef;
-    const uint64_t index = 0x000000020000002aULL;
+    const uint64_t block = 0x000000020000002aULL;
     uint32_t ctr[4] = {0x0000002a, 0x00000002, stream, 0x00000007};
     uint32_t key[2] = {0x89abcdef, 0x01234567u ^ 0x00000005u};
     uint32_t out[4];
-    float expected;
 
     rg_philox4x32_10(ctr, key, out);
-    expected = (float)(out[0] >> 8) * 0x1p-24f;
-    ck_assert_float_eq(rg_philox_uniform(seed, step, stream, index),
-                       expected);
+    for (uint64_t w = 0; w < 4; w++) {
+        float expected = (float)(out[w] >> 8) * 0x1p-24f;
+        ck_assert_float_eq(rg_philox_uniform(seed, step, stream,
+                                             4 * block + w),
+                           expected);
+    }
 }
 END_TEST
 

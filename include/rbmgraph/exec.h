@@ -31,6 +31,13 @@ rg_status rg_runtime_new(const char *device, uint64_t seed, rg_runtime **out,
                          rg_error *err);
 void rg_runtime_free(rg_runtime *rt);
 
+/*
+ * Sets how many threads the backend uses (OpenBLAS and the CPU kernels);
+ * 0 restores the default, one per core. Other backends ignore it.
+ */
+rg_status rg_runtime_set_threads(rg_runtime *rt, int n_threads,
+                                 rg_error *err);
+
 /* Persistent tensors, in creation order. */
 int rg_runtime_n_tensors(const rg_runtime *rt);
 const char *rg_runtime_tensor_name(const rg_runtime *rt, int index);
@@ -85,6 +92,22 @@ rg_status rg_exec_run(rg_exec *ex, uint64_t step, rg_error *err);
 /* Copies an output of the last run into `dst` (exactly its element count). */
 rg_status rg_exec_get_output(rg_exec *ex, const char *name, float *dst,
                              int64_t n_elements, rg_error *err);
+
+/* Timings of one plan, measured in one process by rg_exec_bench. */
+typedef struct rg_bench_result {
+    int n_steps;
+    double step_seconds; /* mean wall time of one full run */
+    double gemm_seconds; /* mean wall time of the run's GEMMs alone */
+} rg_bench_result;
+
+/*
+ * Times `n_steps` full runs and then the same matrix products alone, in
+ * alternating rounds, keeping the fastest round of each so that noise
+ * from other processes weighs on both the same. Inputs and
+ * hyperparameters must be set; params change as in training.
+ */
+rg_status rg_exec_bench(rg_exec *ex, int n_steps, rg_bench_result *out,
+                        rg_error *err);
 
 #ifdef __cplusplus
 }

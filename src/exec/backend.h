@@ -38,6 +38,8 @@ typedef struct backend_ops {
                             uint64_t step, rg_error *err);
     /* Waits until every operation issued so far has finished. */
     rg_status (*sync)(backend *b, rg_error *err);
+    /* Optional (NULL: ignored): threads to use, 0 for the default. */
+    rg_status (*set_threads)(backend *b, int n_threads, rg_error *err);
 } backend_ops;
 
 /* Every backend instance starts with this header. */

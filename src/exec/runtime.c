@@ -52,6 +52,20 @@ void rg_runtime_free(rg_runtime *rt)
     free(rt);
 }
 
+rg_status rg_runtime_set_threads(rg_runtime *rt, int n_threads,
+                                 rg_error *err)
+{
+    if (n_threads < 0) {
+        return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
+                            "thread count %d is negative; use 0 for one per "
+                            "core", n_threads);
+    }
+    if (rt->backend->ops->set_threads == NULL) {
+        return RG_STATUS_OK;
+    }
+    return rt->backend->ops->set_threads(rt->backend, n_threads, err);
+}
+
 int rg_runtime_n_tensors(const rg_runtime *rt)
 {
     return rt->n_tensors;

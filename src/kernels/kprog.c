@@ -169,22 +169,6 @@ void kp_program_print(const kp_program *p, FILE *out)
     }
 }
 
-static float sigmoidf(float x)
-{
-    /* Two branches keep exp's argument non-positive, so nothing overflows. */
-    if (x >= 0.0f) {
-        return 1.0f / (1.0f + expf(-x));
-    }
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-
-static float softplusf(float x)
-{
-    /* log(1 + e^x) = max(x, 0) + log1p(e^-|x|), exact in both tails. */
-    return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
-}
-
 float kp_apply(kp_opcode op, float a, float b, float c)
 {
     switch (op) {
@@ -202,11 +186,11 @@ float kp_apply(kp_opcode op, float a, float b, float c)
     case KP_EQ: return a == b ? 1.0f : 0.0f;
     case KP_NE: return a != b ? 1.0f : 0.0f;
     case KP_NEG: return -a;
-    case KP_SIGMOID: return sigmoidf(a);
+    case KP_SIGMOID: return kp_sigmoidf(a);
     case KP_EXP: return expf(a);
     case KP_LOG: return logf(a);
     case KP_LOG1P: return log1pf(a);
-    case KP_SOFTPLUS: return softplusf(a);
+    case KP_SOFTPLUS: return kp_softplusf(a);
     case KP_TANH: return tanhf(a);
     case KP_RELU: return a > 0.0f ? a : 0.0f;
     case KP_SQRT: return sqrtf(a);

@@ -13,6 +13,7 @@
 #ifndef RG_KPROG_H
 #define RG_KPROG_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,6 +122,38 @@ void kp_program_print(const kp_program *p, FILE *out);
  */
 bool kp_cpu_run(const kp_program *p, float *const *buffers,
                 const float *scalars, uint64_t seed, uint64_t step);
+
+/*
+ * The pieces of kp_cpu_run, for callers that split rows among threads.
+ * Each part gets accumulators from kp_cpu_sums_new and runs
+ * kp_cpu_run_rows on its rows; after all parts finish, kp_cpu_sums_store
+ * adds the parts' sums in part order (so results depend only on the
+ * split) and writes the reductions.
+ */
+double **kp_cpu_sums_new(const kp_program *p);
+void kp_cpu_sums_free(const kp_program *p, double **sums);
+bool kp_cpu_run_rows(const kp_program *p, float *const *buffers,
+                     const float *scalars, uint64_t seed, uint64_t step,
+                     int64_t row_begin, int64_t row_end, double *const *sums);
+void kp_cpu_sums_store(const kp_program *p, float *const *buffers,
+                       double **const *parts, int n_parts);
+
+/* Logistic function; two branches keep exp's argument non-positive, so
+ * nothing overflows. */
+static inline float kp_sigmoidf(float x)
+{
+    if (x >= 0.0f) {
+        return 1.0f / (1.0f + expf(-x));
+    }
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+/* log(1 + e^x) as max(x, 0) + log1p(e^-|x|), accurate in both tails. */
+static inline float kp_softplusf(float x)
+{
+    return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
+}
 
 /* Reference scalar semantics of one instruction, shared by evaluators. */
 float kp_apply(kp_opcode op, float a, float b, float c);

@@ -1,9 +1,11 @@
 /*
  * CPU evaluator of kernel programs. The iteration space is walked row by
  * row in blocks of up to KP_BLOCK columns; each instruction is applied to
- * a whole block before the next one, so the per-instruction switch costs
- * little and the registers of one block (n_instrs * KP_BLOCK floats) stay
- * in the L1 or L2 cache. Sums accumulate in double.
+ * a whole block before the next one, so the per-instruction dispatch costs
+ * little, the loops vectorise, and the registers of one block
+ * (n_instrs * KP_BLOCK floats) stay in the L1 or L2 cache. Sums
+ * accumulate in double. A caller may split the rows among threads: each
+ * part keeps its own sums, which kp_cpu_sums_store adds in part order.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,8 @@ typedef struct cpu_ctx {
     const float *scalars;
     uint64_t seed;
     uint64_t step;
-    float *regs;     /* [n_instrs, KP_BLOCK] */
-    double **sums;   /* per store: NULL, or its accumulator */
+    float *regs;          /* [n_instrs, KP_BLOCK] */
+    double *const *sums;  /* per store: NULL, or its accumulator */
 } cpu_ctx;
 
 static void eval_load(const cpu_ctx *ctx, const kp_access *a, int64_t row,
@@ -42,35 +44,81 @@ static void eval_load(const cpu_ctx *ctx, const kp_access *a, int64_t row,
     }
 }
 
-static void eval_random(const cpu_ctx *ctx, const kp_instr *in, int64_t row,
-                        int64_t col, int n, float *dst)
+/* Uniform draws for elements [first, first + n), one Philox block per
+ * four elements. */
+static void eval_uniform(const cpu_ctx *ctx, uint32_t stream, uint64_t first,
+                         int n, float *dst)
 {
-    uint64_t index = (uint64_t)(row * ctx->p->cols + col);
+    uint64_t index = first;
+    int i = 0;
 
-    if (in->op == KP_UNIFORM) {
-        for (int i = 0; i < n; i++) {
-            dst[i] = rg_philox_uniform(ctx->seed, ctx->step, in->arg,
-                                       index + (uint64_t)i);
-        }
-    } else {
-        for (int i = 0; i < n; i++) {
-            dst[i] = rg_philox_normal(ctx->seed, ctx->step, in->arg,
-                                      index + (uint64_t)i);
+    while (i < n) {
+        rg_philox_u4 b = rg_philox_draw_block(ctx->seed, ctx->step, stream,
+                                              index >> 2);
+        for (unsigned w = (unsigned)(index & 3); w < 4 && i < n; w++) {
+            dst[i++] = rg_philox_word_to_unit(b.v[w]);
+            index++;
         }
     }
 }
+
+static void eval_normal(const cpu_ctx *ctx, uint32_t stream, uint64_t first,
+                        int n, float *dst)
+{
+    for (int i = 0; i < n; i++) {
+        dst[i] = rg_philox_normal(ctx->seed, ctx->step, stream,
+                                  first + (uint64_t)i);
+    }
+}
+
+/* Loop bodies over one block; `a`, `b`, `c` are operand registers. */
+#define KP_LOOP(expr)                                                      \
+    for (int i = 0; i < n; i++) {                                          \
+        dst[i] = (expr);                                                   \
+    }                                                                      \
+    break
+
+static void eval_op(const kp_instr *in, const float *a, const float *b,
+                    const float *c, int n, float *dst)
+{
+    switch (in->op) {
+    case KP_ADD: KP_LOOP(a[i] + b[i]);
+    case KP_SUB: KP_LOOP(a[i] - b[i]);
+    case KP_MUL: KP_LOOP(a[i] * b[i]);
+    case KP_DIV: KP_LOOP(a[i] / b[i]);
+    case KP_LT: KP_LOOP(a[i] < b[i] ? 1.0f : 0.0f);
+    case KP_LE: KP_LOOP(a[i] <= b[i] ? 1.0f : 0.0f);
+    case KP_GT: KP_LOOP(a[i] > b[i] ? 1.0f : 0.0f);
+    case KP_GE: KP_LOOP(a[i] >= b[i] ? 1.0f : 0.0f);
+    case KP_NEG: KP_LOOP(-a[i]);
+    case KP_SQUARE: KP_LOOP(a[i] * a[i]);
+    case KP_RELU: KP_LOOP(a[i] > 0.0f ? a[i] : 0.0f);
+    case KP_EQ: KP_LOOP(a[i] == b[i] ? 1.0f : 0.0f);
+    case KP_NE: KP_LOOP(a[i] != b[i] ? 1.0f : 0.0f);
+    case KP_MIN: KP_LOOP(fminf(a[i], b[i]));
+    case KP_MAX: KP_LOOP(fmaxf(a[i], b[i]));
+    case KP_SIGMOID: KP_LOOP(kp_sigmoidf(a[i]));
+    case KP_SOFTPLUS: KP_LOOP(kp_softplusf(a[i]));
+    case KP_EXP: KP_LOOP(expf(a[i]));
+    case KP_LOG: KP_LOOP(logf(a[i]));
+    case KP_ABS: KP_LOOP(fabsf(a[i]));
+    case KP_SQRT: KP_LOOP(sqrtf(a[i]));
+    case KP_WHERE: KP_LOOP(a[i] != 0.0f ? b[i] : c[i]);
+    default: KP_LOOP(kp_apply(in->op, a[i], b[i], c[i]));
+    }
+}
+
+#undef KP_LOOP
 
 /* Computes every instruction over columns [col, col + n) of `row`. */
 static void eval_block(const cpu_ctx *ctx, int64_t row, int64_t col, int n)
 {
     const kp_program *p = ctx->p;
+    uint64_t first = (uint64_t)(row * p->cols + col);
 
     for (int k = 0; k < p->n_instrs; k++) {
         const kp_instr *in = &p->instrs[k];
         float *dst = ctx->regs + (size_t)k * KP_BLOCK;
-        const float *a = ctx->regs + (size_t)in->a * KP_BLOCK;
-        const float *b = ctx->regs + (size_t)in->b * KP_BLOCK;
-        const float *c = ctx->regs + (size_t)in->c * KP_BLOCK;
 
         switch (in->op) {
         case KP_LOAD:
@@ -85,29 +133,15 @@ static void eval_block(const cpu_ctx *ctx, int64_t row, int64_t col, int n)
             break;
         }
         case KP_UNIFORM:
+            eval_uniform(ctx, in->arg, first, n, dst);
+            break;
         case KP_NORMAL:
-            eval_random(ctx, in, row, col, n, dst);
-            break;
-        /* The hot binary ops get plain loops the compiler vectorises. */
-        case KP_ADD:
-            for (int i = 0; i < n; i++) {
-                dst[i] = a[i] + b[i];
-            }
-            break;
-        case KP_SUB:
-            for (int i = 0; i < n; i++) {
-                dst[i] = a[i] - b[i];
-            }
-            break;
-        case KP_MUL:
-            for (int i = 0; i < n; i++) {
-                dst[i] = a[i] * b[i];
-            }
+            eval_normal(ctx, in->arg, first, n, dst);
             break;
         default:
-            for (int i = 0; i < n; i++) {
-                dst[i] = kp_apply(in->op, a[i], b[i], c[i]);
-            }
+            eval_op(in, ctx->regs + (size_t)in->a * KP_BLOCK,
+                    ctx->regs + (size_t)in->b * KP_BLOCK,
+                    ctx->regs + (size_t)in->c * KP_BLOCK, n, dst);
         }
     }
 }
@@ -126,8 +160,12 @@ static void store_block(const cpu_ctx *ctx, int64_t row, int64_t col, int n)
             const kp_access *d = &st->dst;
             float *dst = ctx->buffers[d->buffer] + d->offset +
                          row * d->row_stride + col * d->col_stride;
-            for (int i = 0; i < n; i++) {
-                dst[i * d->col_stride] = v[i];
+            if (d->col_stride == 1) {
+                memcpy(dst, v, (size_t)n * sizeof(float));
+            } else {
+                for (int i = 0; i < n; i++) {
+                    dst[i * d->col_stride] = v[i];
+                }
             }
             break;
         }
@@ -136,16 +174,22 @@ static void store_block(const cpu_ctx *ctx, int64_t row, int64_t col, int n)
                 acc[col + i] += v[i];
             }
             break;
-        case KP_REDUCE_COLS:
+        case KP_REDUCE_COLS: {
+            double sum = 0.0;
             for (int i = 0; i < n; i++) {
-                acc[row] += v[i];
+                sum += v[i];
             }
+            acc[row] += sum;
             break;
-        case KP_REDUCE_ALL:
+        }
+        case KP_REDUCE_ALL: {
+            double sum = 0.0;
             for (int i = 0; i < n; i++) {
-                acc[0] += v[i];
+                sum += v[i];
             }
+            acc[0] += sum;
             break;
+        }
         }
     }
 }
@@ -160,61 +204,47 @@ static int64_t sum_length(const kp_program *p, kp_reduce reduce)
     }
 }
 
-/* Writes finished sums, scaled, to their destinations. */
-static void store_sums(const cpu_ctx *ctx)
+double **kp_cpu_sums_new(const kp_program *p)
 {
-    const kp_program *p = ctx->p;
+    double **sums = calloc((size_t)p->n_stores + 1, sizeof(double *));
 
+    if (sums == NULL) {
+        return NULL;
+    }
     for (int s = 0; s < p->n_stores; s++) {
-        const kp_store *st = &p->stores[s];
-        int64_t len = sum_length(p, st->reduce);
-        const kp_access *d = &st->dst;
-        float *dst = ctx->buffers[d->buffer] + d->offset;
-
-        for (int64_t i = 0; i < len; i++) {
-            dst[i * d->col_stride] = (float)(ctx->sums[s][i] * st->scale);
+        int64_t len = sum_length(p, p->stores[s].reduce);
+        if (len > 0 && (sums[s] = calloc((size_t)len, sizeof(double))) ==
+                           NULL) {
+            kp_cpu_sums_free(p, sums);
+            return NULL;
         }
     }
+    return sums;
 }
 
-static void free_sums(double **sums, int n)
+void kp_cpu_sums_free(const kp_program *p, double **sums)
 {
     if (sums == NULL) {
         return;
     }
-    for (int s = 0; s < n; s++) {
+    for (int s = 0; s < p->n_stores; s++) {
         free(sums[s]);
     }
     free(sums);
 }
 
-bool kp_cpu_run(const kp_program *p, float *const *buffers,
-                const float *scalars, uint64_t seed, uint64_t step)
+bool kp_cpu_run_rows(const kp_program *p, float *const *buffers,
+                     const float *scalars, uint64_t seed, uint64_t step,
+                     int64_t row_begin, int64_t row_end, double *const *sums)
 {
-    cpu_ctx ctx = {p, buffers, scalars, seed, step, NULL, NULL};
     size_t n_regs = (size_t)(p->n_instrs > 0 ? p->n_instrs : 1);
+    cpu_ctx ctx = {p, buffers, scalars, seed, step, NULL, sums};
 
     ctx.regs = malloc(n_regs * KP_BLOCK * sizeof(float));
-    ctx.sums = calloc((size_t)(p->n_stores > 0 ? p->n_stores : 1),
-                      sizeof(double *));
-    if (ctx.regs == NULL || ctx.sums == NULL) {
-        free(ctx.regs);
-        free(ctx.sums);
+    if (ctx.regs == NULL) {
         return false;
     }
-    for (int s = 0; s < p->n_stores; s++) {
-        int64_t len = sum_length(p, p->stores[s].reduce);
-        if (len > 0) {
-            ctx.sums[s] = calloc((size_t)len, sizeof(double));
-            if (ctx.sums[s] == NULL) {
-                free_sums(ctx.sums, p->n_stores);
-                free(ctx.regs);
-                return false;
-            }
-        }
-    }
-
-    for (int64_t row = 0; row < p->rows; row++) {
+    for (int64_t row = row_begin; row < row_end; row++) {
         for (int64_t col = 0; col < p->cols; col += KP_BLOCK) {
             int64_t left = p->cols - col;
             int n = left < KP_BLOCK ? (int)left : KP_BLOCK;
@@ -223,9 +253,41 @@ bool kp_cpu_run(const kp_program *p, float *const *buffers,
             store_block(&ctx, row, col, n);
         }
     }
-    store_sums(&ctx);
-
-    free_sums(ctx.sums, p->n_stores);
     free(ctx.regs);
     return true;
+}
+
+void kp_cpu_sums_store(const kp_program *p, float *const *buffers,
+                       double **const *parts, int n_parts)
+{
+    for (int s = 0; s < p->n_stores; s++) {
+        const kp_store *st = &p->stores[s];
+        int64_t len = sum_length(p, st->reduce);
+        const kp_access *d = &st->dst;
+        float *dst = buffers[d->buffer] + d->offset;
+
+        for (int64_t i = 0; i < len; i++) {
+            double total = 0.0;
+            for (int k = 0; k < n_parts; k++) {
+                total += parts[k][s][i];
+            }
+            dst[i * d->col_stride] = (float)(total * st->scale);
+        }
+    }
+}
+
+bool kp_cpu_run(const kp_program *p, float *const *buffers,
+                const float *scalars, uint64_t seed, uint64_t step)
+{
+    double **sums = kp_cpu_sums_new(p);
+    bool ok = sums != NULL &&
+              kp_cpu_run_rows(p, buffers, scalars, seed, step, 0, p->rows,
+                              sums);
+
+    if (ok) {
+        double **const parts[1] = {sums};
+        kp_cpu_sums_store(p, buffers, parts, 1);
+    }
+    kp_cpu_sums_free(p, sums);
+    return ok;
 }

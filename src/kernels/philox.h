@@ -8,18 +8,20 @@
  * uses only 32- and 64-bit integer arithmetic and calls no library
  * function; only rg_philox_normal needs log, sqrt and cos.
  *
- * How a draw is addressed. Draw (seed, step, stream, index) is word 0 (and
- * for normals also word 1) of the Philox block with
+ * How a draw is addressed. Draws are keyed by (seed, step, stream, index):
+ * `seed` is the runtime's seed, `step` the train step (or the epoch for a
+ * shuffle), `stream` tells apart the users of one step (graph nodes, the
+ * shuffler) and `index` is the element. The Philox block of (seed, step,
+ * stream, b) is
  *
- *     counter = { index & 0xffffffff, index >> 32, stream,
- *                 step & 0xffffffff }
+ *     counter = { b & 0xffffffff, b >> 32, stream, step & 0xffffffff }
  *     key     = { seed & 0xffffffff, (seed >> 32) ^ (step >> 32) }
  *
- * `seed` is the runtime's seed, `step` the train step (or the epoch for a
- * shuffle), `stream` distinguishes the users of one step (graph nodes, the
- * shuffler) and `index` is the element. Distinct (step, stream, index)
- * under one seed give distinct counters while step < 2^32. Steps that
- * differ only above bit 31 get different keys.
+ * A uniform draw takes word (index & 3) of block b = index >> 2, so four
+ * neighbouring elements share one block. A normal draw takes words 0 and 1
+ * of block b = index. Distinct (step, stream, b) under one seed give
+ * distinct counters while step < 2^32; steps that differ only above bit 31
+ * are told apart by the key.
  */
 #ifndef RG_KERNELS_PHILOX_H
 #define RG_KERNELS_PHILOX_H
@@ -117,14 +119,14 @@ static inline void rg_philox4x32_10(const rg_u32 ctr[4], const rg_u32 key[2],
     }
 }
 
-/* Returns the block of draw (seed, step, stream, index), mapped as above. */
+/* Returns block `block` of (seed, step, stream), mapped as above. */
 static inline rg_philox_u4 rg_philox_draw_block(rg_u64 seed, rg_u64 step,
-                                                rg_u32 stream, rg_u64 index)
+                                                rg_u32 stream, rg_u64 block)
 {
     rg_philox_u4 ctr;
 
-    ctr.v[0] = (rg_u32)index;
-    ctr.v[1] = (rg_u32)(index >> 32);
+    ctr.v[0] = (rg_u32)block;
+    ctr.v[1] = (rg_u32)(block >> 32);
     ctr.v[2] = stream;
     ctr.v[3] = (rg_u32)step;
     return rg_philox4x32_10_block(ctr, (rg_u32)seed,
@@ -138,21 +140,21 @@ static inline float rg_philox_word_to_unit(rg_u32 w)
 }
 
 /*
- * Returns a uniform float in [0, 1): (word 0 >> 8) * 2^-24, so every value
- * is a multiple of 2^-24 and the largest is 1 - 2^-24. Bit-identical in C
- * and OpenCL C.
+ * Returns uniform draw `index` in [0, 1): (word >> 8) * 2^-24 of word
+ * (index & 3) of block (index >> 2), so every value is a multiple of 2^-24
+ * and the largest is 1 - 2^-24. Bit-identical in C and OpenCL C.
  */
 static inline float rg_philox_uniform(rg_u64 seed, rg_u64 step, rg_u32 stream,
                                       rg_u64 index)
 {
-    rg_philox_u4 b = rg_philox_draw_block(seed, step, stream, index);
+    rg_philox_u4 b = rg_philox_draw_block(seed, step, stream, index >> 2);
 
-    return rg_philox_word_to_unit(b.v[0]);
+    return rg_philox_word_to_unit(b.v[index & 3]);
 }
 
 /*
  * Returns a standard normal float by the Box-Muller transform on words 0
- * and 1 of the draw's block: u1 = ((w0 >> 8) + 1) * 2^-24 in (0, 1],
+ * and 1 of block `index`: u1 = ((w0 >> 8) + 1) * 2^-24 in (0, 1],
  * u2 = (w1 >> 8) * 2^-24 in [0, 1), z = sqrt(-2 ln u1) * cos(2 pi u2),
  * all in float. |z| is at most sqrt(-2 ln 2^-24), about 5.77.
  * NOTE: log, sqrt and cos may round differently in OpenCL C than in the
