@@ -131,38 +131,44 @@ bool expr_is_function(const char *name)
     return function_find(name, strlen(name)) != NULL;
 }
 
+/*
+ * Returns the optimal string alignment distance: insertions, deletions,
+ * substitutions and swaps of two adjacent characters each cost 1.
+ */
 static int edit_distance(const char *a, const char *b)
 {
     enum { MAX_LENGTH = 63, FAR = 100 };
-    int row[MAX_LENGTH + 1];
+    int d[MAX_LENGTH + 1][MAX_LENGTH + 1];
     size_t na = strlen(a);
     size_t nb = strlen(b);
 
     if (na > MAX_LENGTH || nb > MAX_LENGTH) {
         return FAR;
     }
+    for (size_t i = 0; i <= na; i++) {
+        d[i][0] = (int)i;
+    }
     for (size_t j = 0; j <= nb; j++) {
-        row[j] = (int)j;
+        d[0][j] = (int)j;
     }
     for (size_t i = 1; i <= na; i++) {
-        int diagonal = row[0];
-
-        row[0] = (int)i;
         for (size_t j = 1; j <= nb; j++) {
-            int above = row[j];
-            int best = diagonal + (a[i - 1] != b[j - 1]);
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
 
-            if (above + 1 < best) {
-                best = above + 1;
+            if (d[i - 1][j] + 1 < best) {
+                best = d[i - 1][j] + 1;
             }
-            if (row[j - 1] + 1 < best) {
-                best = row[j - 1] + 1;
+            if (d[i][j - 1] + 1 < best) {
+                best = d[i][j - 1] + 1;
             }
-            diagonal = above;
-            row[j] = best;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]
+                && d[i - 2][j - 2] + 1 < best) {
+                best = d[i - 2][j - 2] + 1;
+            }
+            d[i][j] = best;
         }
     }
-    return row[nb];
+    return d[na][nb];
 }
 
 bool expr_is_close(const char *typo, const char *candidate)
@@ -828,6 +834,7 @@ static expr_node *parse_name(parser *p)
     if (p->tok.kind == TOKEN_LPAREN) {
         return parse_call(p, &name);
     }
+    memset(&variable, 0, sizeof(variable));
     variable.kind = TOKEN_END;
     if (p->tok.kind == TOKEN_DOT) {
         token next = peek_token(p);
