@@ -73,9 +73,10 @@ const char *expr_format(const expr_node *node, char *buf, size_t size);
 bool expr_is_function(const char *name);
 
 /*
- * Returns true when `candidate` is within a small Levenshtein distance of
- * `typo` (1 edit for names of up to 4 characters, else 2), so that an error
- * can suggest it. Names longer than 63 characters are never close.
+ * Returns true when `candidate` is within a small edit distance of `typo`
+ * (1 edit for names of up to 4 characters, else 2; a swap of two adjacent
+ * characters is one edit), so that an error can suggest it. Names longer
+ * than 63 characters are never close.
  */
 bool expr_is_close(const char *typo, const char *candidate);
 
