@@ -29,6 +29,7 @@ static const char bench_help[] =
     "      --no-simplify     skip simplification\n"
     "      --no-fuse         one kernel per operation\n"
     "      --no-reuse        give every tensor its own arena range\n"
+    "      --profile         also print the mean time of every step\n"
     "  -h, --help            show this help and exit\n";
 
 typedef struct bench_args {
@@ -36,13 +37,14 @@ typedef struct bench_args {
     const char *entry;
     long long steps;
     long long threads;
+    bool profile;
     cli_plan_flags flags;
     cli_sets sets;
 } bench_args;
 
 static int parse_bench_args(int argc, char **argv, bench_args *a)
 {
-    enum { OPT_NO_SIMPLIFY = 256, OPT_NO_FUSE, OPT_NO_REUSE };
+    enum { OPT_NO_SIMPLIFY = 256, OPT_NO_FUSE, OPT_NO_REUSE, OPT_PROFILE };
     static const struct option options[] = {
         {"steps", required_argument, NULL, 'n'},
         {"entry", required_argument, NULL, 'e'},
@@ -51,6 +53,7 @@ static int parse_bench_args(int argc, char **argv, bench_args *a)
         {"no-simplify", no_argument, NULL, OPT_NO_SIMPLIFY},
         {"no-fuse", no_argument, NULL, OPT_NO_FUSE},
         {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
+        {"profile", no_argument, NULL, OPT_PROFILE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -74,6 +77,7 @@ static int parse_bench_args(int argc, char **argv, bench_args *a)
         case OPT_NO_SIMPLIFY: a->flags.no_simplify = true; break;
         case OPT_NO_FUSE: a->flags.no_fuse = true; break;
         case OPT_NO_REUSE: a->flags.no_reuse = true; break;
+        case OPT_PROFILE: a->profile = true; break;
         case 's':
             if (cli_add_set(&a->sets, "bench ", optarg) != 0) {
                 return EXIT_USAGE;
@@ -137,6 +141,27 @@ static rg_status set_hypers(rg_exec *ex, const rg_model *m,
     return RG_STATUS_OK;
 }
 
+/* Prints the mean time of every step of the bound plan. */
+static rg_status print_profile(rg_exec *ex, int n_runs, rg_error *err)
+{
+    int n = rg_exec_n_steps(ex);
+    double *seconds = calloc((size_t)n + 1, sizeof(double));
+    rg_status st;
+
+    if (seconds == NULL) {
+        err->code = RG_STATUS_NO_MEMORY;
+        snprintf(err->message, sizeof(err->message), "out of memory");
+        return err->code;
+    }
+    st = rg_exec_profile(ex, n_runs, seconds, err);
+    for (int i = 0; i < n && st == RG_STATUS_OK; i++) {
+        printf("  step %2d %-28s %9.3f ms\n", i, rg_exec_step_label(ex, i),
+               1e3 * seconds[i]);
+    }
+    free(seconds);
+    return st;
+}
+
 /* Times `plan` with `threads` threads (0: default) and prints a row. */
 static rg_status bench_row(const bench_args *a, const rg_model *m,
                            const rg_plan *plan, int threads, rg_error *err)
@@ -171,6 +196,9 @@ static rg_status bench_row(const bench_args *a, const rg_model *m,
                1e3 * r.step_seconds, 1e3 * r.gemm_seconds,
                r.step_seconds / r.gemm_seconds, rows / r.step_seconds);
         fflush(stdout);
+    }
+    if (st == RG_STATUS_OK && a->profile) {
+        st = print_profile(ex, (int)a->steps, err);
     }
     rg_exec_free(ex);
     rg_runtime_free(rt);

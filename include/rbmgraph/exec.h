@@ -109,6 +109,18 @@ typedef struct rg_bench_result {
 rg_status rg_exec_bench(rg_exec *ex, int n_steps, rg_bench_result *out,
                         rg_error *err);
 
+/*
+ * Runs the plan `n_runs` times, synchronising after every step, and stores
+ * the mean seconds of each plan step in `seconds` (one entry per step, in
+ * the order rg_plan_print lists them).
+ */
+rg_status rg_exec_profile(rg_exec *ex, int n_runs, double *seconds,
+                          rg_error *err);
+
+/* Number of backend steps of the bound plan. */
+int rg_exec_n_steps(const rg_exec *ex);
+const char *rg_exec_step_label(const rg_exec *ex, int step);
+
 #ifdef __cplusplus
 }
 #endif

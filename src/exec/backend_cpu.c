@@ -1,14 +1,23 @@
 /*
  * The CPU backend: buffers are host memory, matrix products go to
  * OpenBLAS's cblas_sgemm with transposes passed as flags, and kernel
- * programs run on the block evaluator of src/kernels.
+ * programs run on the block evaluator of src/kernels, their rows split
+ * among a worker pool. OpenBLAS and the pool use the same thread count and
+ * never run at the same time, so together they keep one thread per core.
  */
+#define _GNU_SOURCE
 #include <cblas.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exec/backend.h"
+#include "exec/cpu_pool.h"
 #include "graph/error_internal.h"
+
+/* Splitting a kernel smaller than this costs more than it saves. */
+enum { MIN_PARALLEL_ELEMENTS = 8192, MAX_THREADS = 64 };
 
 struct backend_buffer {
     float *data;
@@ -17,11 +26,46 @@ struct backend_buffer {
 
 typedef struct cpu_backend {
     backend base;
+    cpu_pool *pool;
 } cpu_backend;
+
+/* The cores this process may run on. */
+static int default_threads(void)
+{
+    cpu_set_t set;
+
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) {
+        return CPU_COUNT(&set);
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
 
 static void cpu_destroy(backend *b)
 {
-    free(b);
+    cpu_backend *cb = (cpu_backend *)b;
+
+    cpu_pool_free(cb->pool);
+    free(cb);
+}
+
+static rg_status cpu_set_threads(backend *b, int n_threads, rg_error *err)
+{
+    cpu_backend *cb = (cpu_backend *)b;
+    int n = n_threads > 0 ? n_threads : default_threads();
+
+    if (n > MAX_THREADS) {
+        n = MAX_THREADS;
+    }
+    cpu_pool *pool = cpu_pool_new(n);
+    if (pool == NULL) {
+        return rg_error_set(err, RG_STATUS_BACKEND,
+                            "cannot start %d worker threads", n);
+    }
+    cpu_pool_free(cb->pool);
+    cb->pool = pool;
+    openblas_set_num_threads(n);
+    return RG_STATUS_OK;
 }
 
 static backend_buffer *cpu_buffer_new(backend *b, int64_t bytes,
@@ -118,6 +162,44 @@ static rg_status cpu_gemm(backend *b, const kp_gemm *gm,
     return RG_STATUS_OK;
 }
 
+/* One kernel launch split by rows among the pool's threads. */
+typedef struct kernel_job {
+    const kp_program *kernel;
+    float *const *bases;
+    const float *scalars;
+    uint64_t seed;
+    uint64_t step;
+    int n_parts;
+    double **sums[MAX_THREADS];
+    bool ok[MAX_THREADS];
+} kernel_job;
+
+static void run_part(void *arg, int part, int n_threads)
+{
+    kernel_job *job = arg;
+    const kp_program *k = job->kernel;
+
+    (void)n_threads;
+    if (part >= job->n_parts) {
+        return;
+    }
+    int64_t begin = k->rows * part / job->n_parts;
+    int64_t end = k->rows * (part + 1) / job->n_parts;
+    job->ok[part] = kp_cpu_run_rows(k, job->bases, job->scalars, job->seed,
+                                    job->step, begin, end, job->sums[part]);
+}
+
+/* Parts a kernel is split into: one per thread when it is big enough. */
+static int kernel_parts(const cpu_backend *cb, const kp_program *k)
+{
+    int n = cb->pool != NULL ? cpu_pool_size(cb->pool) : 1;
+
+    if (k->rows * k->cols < MIN_PARALLEL_ELEMENTS || k->rows < n) {
+        return 1;
+    }
+    return n;
+}
+
 static rg_status cpu_run_kernel(backend *b, const kp_program *kernel,
                                 backend_buffer *const *buffers,
                                 const float *scalars, uint64_t seed,
@@ -125,17 +207,18 @@ static rg_status cpu_run_kernel(backend *b, const kp_program *kernel,
 {
     /* Kernels name a handful of buffers; the plan bounds the count. */
     enum { MAX_BUFFERS = 256 };
+    cpu_backend *cb = (cpu_backend *)b;
     float *bases[MAX_BUFFERS];
+    kernel_job job = {kernel, bases, scalars, seed, step, 1, {NULL}, {false}};
     int n = 0;
+    bool ok = true;
 
-    (void)b;
     for (int i = 0; i < kernel->n_loads; i++) {
         n = kernel->loads[i].buffer + 1 > n ? kernel->loads[i].buffer + 1 : n;
     }
     for (int i = 0; i < kernel->n_stores; i++) {
-        n = kernel->stores[i].dst.buffer + 1 > n ? kernel->stores[i].dst.buffer
-                                                       + 1
-                                                 : n;
+        int used = kernel->stores[i].dst.buffer + 1;
+        n = used > n ? used : n;
     }
     if (n > MAX_BUFFERS) {
         return rg_error_set(err, RG_STATUS_UNSUPPORTED,
@@ -145,7 +228,27 @@ static rg_status cpu_run_kernel(backend *b, const kp_program *kernel,
     for (int i = 0; i < n; i++) {
         bases[i] = buffers[i]->data;
     }
-    if (!kp_cpu_run(kernel, bases, scalars, seed, step)) {
+
+    job.n_parts = kernel_parts(cb, kernel);
+    for (int p = 0; p < job.n_parts; p++) {
+        job.sums[p] = kp_cpu_sums_new(kernel);
+        ok = ok && job.sums[p] != NULL;
+    }
+    if (ok && job.n_parts > 1) {
+        cpu_pool_run(cb->pool, run_part, &job);
+    } else if (ok) {
+        run_part(&job, 0, 1);
+    }
+    for (int p = 0; p < job.n_parts; p++) {
+        ok = ok && job.ok[p];
+    }
+    if (ok) {
+        kp_cpu_sums_store(kernel, bases, job.sums, job.n_parts);
+    }
+    for (int p = 0; p < job.n_parts; p++) {
+        kp_cpu_sums_free(kernel, job.sums[p]);
+    }
+    if (!ok) {
         return rg_error_set(err, RG_STATUS_NO_MEMORY,
                             "out of memory running kernel '%s'",
                             kernel->name);
@@ -170,6 +273,7 @@ static const backend_ops cpu_ops = {
     .gemm = cpu_gemm,
     .run_kernel = cpu_run_kernel,
     .sync = cpu_sync,
+    .set_threads = cpu_set_threads,
 };
 
 rg_status cpu_backend_open(backend **out, rg_error *err)
@@ -181,6 +285,11 @@ rg_status cpu_backend_open(backend **out, rg_error *err)
         return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
     }
     cb->base.ops = &cpu_ops;
+    if (cpu_set_threads(&cb->base, 0, err) != RG_STATUS_OK) {
+        free(cb);
+        *out = NULL;
+        return err->code;
+    }
     *out = &cb->base;
     return RG_STATUS_OK;
 }

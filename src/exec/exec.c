@@ -275,6 +275,49 @@ rg_status rg_exec_bench(rg_exec *ex, int n_steps, rg_bench_result *out,
     return st;
 }
 
+rg_status rg_exec_profile(rg_exec *ex, int n_runs, double *seconds,
+                          rg_error *err)
+{
+    backend *be = ex->rt->backend;
+    rg_status st = check_bound(ex, err);
+
+    for (int i = 0; i < ex->plan->n_steps; i++) {
+        seconds[i] = 0.0;
+    }
+    for (int r = 0; r < n_runs && st == RG_STATUS_OK; r++) {
+        run_scalar_ops(ex);
+        for (int i = 0; i < ex->plan->n_steps && st == RG_STATUS_OK; i++) {
+            const plan_step *s = &ex->plan->steps[i];
+            double t0 = seconds_now();
+
+            if (s->kind == PLAN_STEP_GEMM) {
+                st = be->ops->gemm(be, &s->gemm, ex->buffers, ex->scalars,
+                                   err);
+            } else {
+                st = be->ops->run_kernel(be, s->kernel, ex->buffers,
+                                         ex->scalars, ex->rt->seed,
+                                         (uint64_t)r, err);
+            }
+            if (st == RG_STATUS_OK) {
+                st = be->ops->sync(be, err);
+            }
+            seconds[i] += (seconds_now() - t0) / n_runs;
+        }
+    }
+    return st;
+}
+
+int rg_exec_n_steps(const rg_exec *ex)
+{
+    return ex->plan->n_steps;
+}
+
+const char *rg_exec_step_label(const rg_exec *ex, int step)
+{
+    RG_ASSERT(step >= 0 && step < ex->plan->n_steps);
+    return ex->plan->steps[step].label;
+}
+
 rg_status rg_exec_get_output(rg_exec *ex, const char *name, float *dst,
                              int64_t n_elements, rg_error *err)
 {
