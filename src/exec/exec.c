@@ -1,7 +1,8 @@
 /*
  * The executor: binds a plan to a runtime and walks its steps. It owns the
  * plan's arena and the table that maps the plan's buffer numbers to
- * backend buffers (0: arena, 1 + i: the plan's persistent tensor i).
+ * backend buffers (0: arena, 1: inputs, 2 + i: the plan's persistent
+ * tensor i).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@ struct rg_exec {
     rg_runtime *rt;
     const rg_plan *plan;
     backend_buffer *arena;
-    backend_buffer **buffers;  /* [1 + n_persistent] */
+    backend_buffer *inputs;
+    backend_buffer **buffers;  /* [2 + n_persistent] */
     float *scalars;            /* [n_scalars]; hypers NaN until set */
     bool *input_set;           /* [n_inputs] */
 };
@@ -28,6 +30,9 @@ void rg_exec_free(rg_exec *ex)
     }
     if (ex->arena != NULL) {
         ex->rt->backend->ops->buffer_free(ex->rt->backend, ex->arena);
+    }
+    if (ex->inputs != NULL) {
+        ex->rt->backend->ops->buffer_free(ex->rt->backend, ex->inputs);
     }
     free(ex->buffers);
     free(ex->scalars);
@@ -48,7 +53,8 @@ static rg_status bind_persistent(rg_exec *ex, rg_error *err)
             return st;
         }
         int index = rg_runtime_find_tensor(ex->rt, p->name);
-        ex->buffers[1 + i] = ex->rt->tensors[index].buffer;
+        ex->buffers[PLAN_FIRST_PERSISTENT_BUFFER + i] =
+            ex->rt->tensors[index].buffer;
     }
     return RG_STATUS_OK;
 }
@@ -65,7 +71,8 @@ rg_status rg_exec_new(rg_runtime *rt, const rg_plan *plan, rg_exec **out,
     }
     ex->rt = rt;
     ex->plan = plan;
-    ex->buffers = calloc((size_t)plan->n_persistent + 1,
+    ex->buffers = calloc((size_t)plan->n_persistent +
+                             PLAN_FIRST_PERSISTENT_BUFFER,
                          sizeof(*ex->buffers));
     ex->scalars = malloc(((size_t)plan->n_scalars + 1) * sizeof(float));
     ex->input_set = calloc((size_t)plan->n_inputs + 1, sizeof(bool));
@@ -86,6 +93,16 @@ rg_status rg_exec_new(rg_runtime *rt, const rg_plan *plan, rg_exec **out,
         return err->code;
     }
     ex->buffers[PLAN_ARENA_BUFFER] = ex->arena;
+
+    int64_t input_bytes = plan->input_floats * (int64_t)sizeof(float);
+    ex->inputs = rt->backend->ops->buffer_new(rt->backend,
+                                              input_bytes > 0 ? input_bytes
+                                                              : 64, err);
+    if (ex->inputs == NULL) {
+        rg_exec_free(ex);
+        return err->code;
+    }
+    ex->buffers[PLAN_INPUT_BUFFER] = ex->inputs;
 
     st = bind_persistent(ex, err);
     if (st != RG_STATUS_OK) {
@@ -138,7 +155,7 @@ rg_status rg_exec_set_input(rg_exec *ex, const char *name, const float *src,
         return err->code;
     }
     ex->input_set[b - ex->plan->inputs] = true;
-    return be->ops->write(be, ex->arena,
+    return be->ops->write(be, ex->buffers[b->access.buffer],
                           b->access.offset * (int64_t)sizeof(float), src,
                           n_elements * (int64_t)sizeof(float), err);
 }

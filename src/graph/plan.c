@@ -281,8 +281,10 @@ static void print_access(const kp_access *a, FILE *out)
 {
     if (a->buffer == PLAN_ARENA_BUFFER) {
         fprintf(out, "arena+%lld", (long long)(4 * a->offset));
+    } else if (a->buffer == PLAN_INPUT_BUFFER) {
+        fprintf(out, "input+%lld", (long long)(4 * a->offset));
     } else {
-        fprintf(out, "param#%d", a->buffer - 1);
+        fprintf(out, "param#%d", a->buffer - PLAN_FIRST_PERSISTENT_BUFFER);
     }
 }
 
@@ -326,9 +328,11 @@ void rg_plan_print(const rg_plan *plan, FILE *out)
                 (double)(rg_plan_unshared_bytes(plan) > 0
                              ? rg_plan_unshared_bytes(plan) : 1),
             (long long)rg_plan_unshared_bytes(plan));
-    fprintf(out, "peak memory %lld bytes (arena plus %lld bytes of params "
-            "and state)\n", (long long)(rg_plan_arena_bytes(plan) + persistent),
-            (long long)persistent);
+    fprintf(out, "peak memory %lld bytes (arena, %lld bytes of inputs and "
+            "%lld bytes of params and state)\n",
+            (long long)(rg_plan_arena_bytes(plan) + 4 * plan->input_floats +
+                        persistent),
+            (long long)(4 * plan->input_floats), (long long)persistent);
     fprintf(out, "per step: %.2f MFLOP, %.2f MB moved\n", flops / 1e6,
             bytes / 1e6);
 }

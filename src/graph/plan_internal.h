@@ -4,7 +4,9 @@
  * (fused groups plus copies) are scheduled; memory planning gives every
  * arena tensor an offset; lowering turns units into backend steps.
  *
- * Buffer 0 is the arena; buffer 1 + i is persistent tensor i. Runtime
+ * Buffer 0 is the arena, buffer 1 holds the inputs (apart, so that the
+ * next minibatch can be written while a step runs), and buffer 2 + i is
+ * persistent tensor i. Runtime
  * scalar slot i < n_hypers holds hyperparameter i; later slots hold host
  * scalars derived from them by `scalar_ops` before each run.
  */
@@ -19,6 +21,8 @@
 #include "rbmgraph/plan.h"
 
 #define PLAN_ARENA_BUFFER 0
+#define PLAN_INPUT_BUFFER 1
+#define PLAN_FIRST_PERSISTENT_BUFFER 2
 /* Arena tensors start on 64-byte boundaries (16 floats). */
 #define PLAN_ALIGN_FLOATS 16
 
@@ -95,6 +99,7 @@ struct rg_plan {
     int *node_tensor;    /* per node of `graph`: tensor index or -1 */
     int64_t arena_floats;
     int64_t unshared_floats;
+    int64_t input_floats; /* size of the input buffer */
 
     rg_graph *graph;     /* the planned (grouped) graph; owned */
     rg_plan_options options;

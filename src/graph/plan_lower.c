@@ -110,7 +110,16 @@ static rg_status assign_values(plan_ctx *ctx)
                 return st;
             }
             v->kind = VALUE_TENSOR;
-            v->access = contiguous(1 + ctx->persist[id], 0, n->shape);
+            v->access = contiguous(PLAN_FIRST_PERSISTENT_BUFFER +
+                                       ctx->persist[id], 0, n->shape);
+        } else if (n->op == RG_OP_INPUT) {
+            int64_t size = rg_shape_numel(n->shape);
+
+            v->kind = VALUE_TENSOR;
+            v->access = contiguous(PLAN_INPUT_BUFFER, plan->input_floats,
+                                   n->shape);
+            plan->input_floats += (size + PLAN_ALIGN_FLOATS - 1) /
+                                  PLAN_ALIGN_FLOATS * PLAN_ALIGN_FLOATS;
         } else if (n->op == RG_OP_TRANSPOSE) {
             *v = ctx->values[n->operands[0]];
             v->access.row_stride = ctx->values[n->operands[0]].access.col_stride;
@@ -309,6 +318,54 @@ static const char *node_label(const rg_node *n)
     return n->name != NULL ? n->name : rg_op_name(n->op);
 }
 
+/* Appends `text` to `label` (of `size` bytes), separated by ", ". */
+static void label_append(char *label, size_t size, const char *text)
+{
+    size_t used = strlen(label);
+    size_t left = size - used;
+
+    if (used + 3 < size) {
+        snprintf(label + used, left, "%s%.*s", used ? ", " : "",
+                 (int)(left - 3), text);
+    }
+}
+
+/*
+ * Names what a kernel of group `gid` writes: its stored nodes, an update
+ * written in place as "P (update)", a reduction as "sum(x)".
+ */
+static void group_label(const plan_ctx *ctx, int gid, char *label,
+                        size_t size)
+{
+    const rg_graph *g = ctx->g;
+    char item[64];
+
+    label[0] = '\0';
+    for (int id = 0; id < g->n_nodes; id++) {
+        const rg_node *n = &g->nodes[id];
+        if (n->group != gid || !ctx->stored[id] || n->op == RG_OP_MATMUL) {
+            continue;
+        }
+        const char *output = NULL;
+        for (int i = 0; i < g->n_outputs; i++) {
+            output = g->outputs[i].node == id ? g->outputs[i].name : output;
+        }
+        if (ctx->inplace[id] != RG_NODE_NONE) {
+            snprintf(item, sizeof(item), "%s (update)",
+                     g->nodes[ctx->inplace[id]].name);
+        } else if (output != NULL) {
+            snprintf(item, sizeof(item), "%s", output);
+        } else if (n->name == NULL && (n->op == RG_OP_SUM ||
+                                       n->op == RG_OP_MEAN)) {
+            snprintf(item, sizeof(item), "%s(%s)", rg_op_name(n->op),
+                     node_label(&g->nodes[n->operands[0]]));
+        } else {
+            snprintf(item, sizeof(item), "%s", node_label(n));
+        }
+        label_append(label, size, item);
+    }
+}
+
 /*
  * Describes access `a` of a logical rows x cols matrix as a GEMM operand:
  * unit column stride is a stored matrix as is; otherwise the row stride is
@@ -370,8 +427,12 @@ static rg_status lower_gemm(plan_ctx *ctx, rg_node_id id, int position)
     s.kind = PLAN_STEP_GEMM;
     s.unit = position;
     s.group = n->group;
-    snprintf(s.label, sizeof(s.label), "%s%s", acc ? "accumulate " : "",
-             node_label(n));
+    snprintf(s.label, sizeof(s.label), "%s%s%s%s @ %s%s",
+             acc ? n->name : "", acc ? " += " : "",
+             node_label(&ctx->g->nodes[plan_view_base(ctx->g, a)]),
+             n->trans_a ? ".T" : "",
+             node_label(&ctx->g->nodes[plan_view_base(ctx->g, b)]),
+             n->trans_b ? ".T" : "");
     logical_operand(ctx, a, n->trans_a, false, &la, &rows_a, &cols_a);
     logical_operand(ctx, b, n->trans_b, true, &lb, &rows_b, &cols_b);
     s.gemm.m = rows_a;
@@ -454,7 +515,8 @@ static rg_status lower_group_kernel(plan_ctx *ctx, int gid, rg_node_id first,
     s.group = gid;
     s.flops = kc->flops;
     s.bytes = kc->bytes;
-    snprintf(s.label, sizeof(s.label), "%s", kc->k->name);
+    group_label(ctx, gid, s.label, sizeof(s.label));
+    snprintf(kc->k->name, sizeof(kc->k->name), "%s", s.label);
     return push_step(ctx, s);
 }
 

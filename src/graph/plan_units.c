@@ -199,6 +199,7 @@ static rg_status build_units(plan_ctx *ctx)
         plan->node_tensor[id] = -1;
         ctx->output_copy[id] = -1;
         if (ctx->stored[id] && !is_persistent_leaf(g, id) &&
+            g->nodes[id].op != RG_OP_INPUT &&
             ctx->inplace[id] == RG_NODE_NONE) {
             plan->node_tensor[id] = plan_add_tensor(ctx, id, g->nodes[id].shape);
             if (plan->node_tensor[id] < 0) {
@@ -237,7 +238,7 @@ static rg_status build_units(plan_ctx *ctx)
         if (ctx->inplace[v] == p) {
             continue;
         }
-        if (source < 0 || g->nodes[v].op == RG_OP_INPUT) {
+        if (source < 0) {
             /* Stage leaves, views and scalars in the arena first. */
             plan_unit *c = add_unit(ctx, UNIT_COPY);
             if (c == NULL) {
