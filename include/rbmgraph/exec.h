@@ -33,7 +33,9 @@ void rg_runtime_free(rg_runtime *rt);
 
 /*
  * Sets how many threads the backend uses (OpenBLAS and the CPU kernels);
- * 0 restores the default, one per core. Other backends ignore it.
+ * 0 restores the default: the environment variable RG_THREADS when it is
+ * set, else one per core this process may run on. Other backends ignore
+ * it.
  */
 rg_status rg_runtime_set_threads(rg_runtime *rt, int n_threads,
                                  rg_error *err);

@@ -29,11 +29,16 @@ typedef struct cpu_backend {
     cpu_pool *pool;
 } cpu_backend;
 
-/* The cores this process may run on. */
+/* RG_THREADS when set to a positive integer, else the cores this
+ * process may run on. */
 static int default_threads(void)
 {
+    const char *env = getenv("RG_THREADS");
     cpu_set_t set;
 
+    if (env != NULL && atoi(env) > 0) {
+        return atoi(env);
+    }
     if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) {
         return CPU_COUNT(&set);
     }

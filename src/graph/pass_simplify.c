@@ -200,6 +200,12 @@ static rg_node_id simplify_node(rg_graph *g, cse_table *cse, rg_node proto)
     if (proto.op == RG_OP_MATMUL) {
         fold_transposes(g, &proto);
     }
+    /* x ^ 2 is x * x: a multiply instead of powf per element. */
+    if (proto.op == RG_OP_POW && is_const(g, proto.operands[1], 2.0) &&
+        rg_shape_equal(g->nodes[proto.operands[0]].shape, proto.shape)) {
+        proto.op = RG_OP_SQUARE;
+        proto.n_operands = 1;
+    }
     rg_node_id same = identity_operand(g, &proto);
     if (same != RG_NODE_NONE) {
         return same;

@@ -12,7 +12,7 @@
 /*
  * Simplification: transposes folded into matrix-product flags, double
  * transposes removed, constant scalars folded, identities (x * 1, x + 0,
- * x - 0, x / 1, x ^ 1) removed, common subexpressions merged (never random
+ * x - 0, x / 1, x ^ 1) removed, x ^ 2 turned into square(x), common subexpressions merged (never random
  * nodes), then dead nodes dropped.
  */
 rg_status pass_simplify(const rg_graph *in, rg_graph **out, rg_error *err);
