@@ -103,7 +103,7 @@ static void write_node(FILE *out, const rg_graph *g, rg_node_id id,
 
 /*
  * Group clusters. With a plan, each cluster is labelled with its position
- * in the schedule, which is the order the executor runs them.
+ * in the schedule, the order in which the executor runs the groups.
  */
 static void write_clusters(FILE *out, const rg_graph *g, const rg_plan *plan,
                            int n_groups)
@@ -119,9 +119,9 @@ static void write_clusters(FILE *out, const rg_graph *g, const rg_plan *plan,
         }
         fprintf(out, "  subgraph cluster_g%d {\n", gid);
         if (position >= 0) {
-            fprintf(out, "    label=\"kernel %d (runs %d)\";", gid, position);
+            fprintf(out, "    label=\"step %d\";", position);
         } else {
-            fprintf(out, "    label=\"kernel %d\";", gid);
+            fprintf(out, "    label=\"group %d\";", gid);
         }
         fprintf(out, " style=rounded; color=grey40;\n");
         for (int id = 0; id < g->n_nodes; id++) {

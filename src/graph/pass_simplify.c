@@ -121,9 +121,13 @@ static bool fold_constant(const rg_graph *g, const rg_node *n, double *value)
     return true;
 }
 
-/* True when `a` and `b` compute the same value (never for random ops). */
+/* True when `a` and `b` compute the same value (never for random ops).
+ * Constants are the same when their values are; other leaves never. */
 static bool same_node(const rg_node *a, const rg_node *b)
 {
+    if (a->op == RG_OP_CONST && b->op == RG_OP_CONST) {
+        return memcmp(&a->value, &b->value, sizeof(a->value)) == 0;
+    }
     if (a->op != b->op || graph_op_is_random(a->op) ||
         graph_op_is_leaf(a->op) || a->n_operands != b->n_operands ||
         a->axis != b->axis || a->trans_a != b->trans_a ||
@@ -150,6 +154,11 @@ static size_t node_hash(const rg_node *n)
 
     for (int i = 0; i < n->n_operands; i++) {
         h = (h ^ (size_t)n->operands[i]) * 0x100000001B3ull;
+    }
+    if (n->op == RG_OP_CONST) {
+        uint64_t bits;
+        memcpy(&bits, &n->value, sizeof(bits));
+        h = (h ^ (size_t)bits) * 0x100000001B3ull;
     }
     return h ^ (size_t)(n->axis + 1000) ^ ((size_t)n->trans_a << 7) ^
            ((size_t)n->trans_b << 9);
@@ -218,7 +227,8 @@ static rg_node_id simplify_node(rg_graph *g, cse_table *cse, rg_node proto)
 
     /* Operands are already new ids. */
     rg_node_id id = graph_push_node(g, &proto);
-    if (id == RG_NODE_NONE || graph_op_is_leaf(proto.op)) {
+    if (id == RG_NODE_NONE ||
+        (graph_op_is_leaf(proto.op) && proto.op != RG_OP_CONST)) {
         return id;
     }
     rg_node_id found = cse_lookup(cse, g, id);
