@@ -50,6 +50,26 @@ void rg_dataset_gather(const rg_dataset *ds, const int64_t *rows,
                        int64_t n_selected, float *dst);
 
 /*
+ * Computes each column's mean and standard deviation over all rows, in
+ * double precision, from the values as scaled and binarized (any
+ * standardisation set on `ds` is ignored). A standard deviation below
+ * `min_std` is stored as `min_std`, so that a column that is almost
+ * constant, such as an image's border pixel, is not blown up by
+ * standardisation. `mean` and `std` hold n_cols floats each. Fails with
+ * RG_STATUS_INVALID_ARGUMENT unless min_std is finite and positive.
+ */
+rg_status rg_dataset_column_stats(const rg_dataset *ds, double min_std,
+                                  float *mean, float *std, rg_error *err);
+
+/*
+ * Makes rg_dataset_gather return (v - mean[c]) / std[c] for column c.
+ * The n_cols values of each array are copied; every std must be finite
+ * and positive. NULL for both clears the standardisation.
+ */
+rg_status rg_dataset_set_standardize(rg_dataset *ds, const float *mean,
+                                     const float *std, rg_error *err);
+
+/*
  * Fills `perm` with a permutation of 0..n-1 that depends only on `seed`
  * and `epoch` (Fisher-Yates over the Philox stream).
  */

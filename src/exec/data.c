@@ -42,6 +42,8 @@ struct rg_dataset {
     bool binarize;
     float threshold;
     float byte_values[256]; /* gathered value of each byte */
+    float *std_mean;        /* [n_cols] standardisation, or NULL */
+    float *std_scale;       /* [n_cols] divisors, set with std_mean */
 };
 
 rg_data_options rg_data_options_default(void)
@@ -916,6 +918,8 @@ void rg_dataset_free(rg_dataset *ds)
     }
     free(ds->bytes);
     free(ds->floats);
+    free(ds->std_mean);
+    free(ds->std_scale);
     free(ds);
 }
 
@@ -929,31 +933,136 @@ int64_t rg_dataset_n_cols(const rg_dataset *ds)
     return ds->n_cols;
 }
 
+/* Copies row `r`, scaled and binarized but not standardised, to `out`. */
+static void gather_raw(const rg_dataset *ds, int64_t r, float *out)
+{
+    int64_t n_cols = ds->n_cols;
+
+    RG_ASSERT(r >= 0 && r < ds->n_rows);
+    if (ds->bytes != NULL) {
+        const uint8_t *in = ds->bytes + r * n_cols;
+        for (int64_t c = 0; c < n_cols; c++) {
+            out[c] = ds->byte_values[in[c]];
+        }
+    } else if (ds->binarize) {
+        const float *in = ds->floats + r * n_cols;
+        for (int64_t c = 0; c < n_cols; c++) {
+            out[c] = in[c] > ds->threshold ? 1.0f : 0.0f;
+        }
+    } else {
+        memcpy(out, ds->floats + r * n_cols, (size_t)n_cols * sizeof(float));
+    }
+}
+
 void rg_dataset_gather(const rg_dataset *ds, const int64_t *rows,
                        int64_t n_selected, float *dst)
 {
     int64_t n_cols = ds->n_cols;
 
     for (int64_t s = 0; s < n_selected; s++) {
-        int64_t r = rows[s];
         float *out = dst + s * n_cols;
 
-        RG_ASSERT(r >= 0 && r < ds->n_rows);
-        if (ds->bytes != NULL) {
-            const uint8_t *in = ds->bytes + r * n_cols;
+        gather_raw(ds, rows[s], out);
+        if (ds->std_mean != NULL) {
             for (int64_t c = 0; c < n_cols; c++) {
-                out[c] = ds->byte_values[in[c]];
+                out[c] = (out[c] - ds->std_mean[c]) / ds->std_scale[c];
             }
-        } else if (ds->binarize) {
-            const float *in = ds->floats + r * n_cols;
-            for (int64_t c = 0; c < n_cols; c++) {
-                out[c] = in[c] > ds->threshold ? 1.0f : 0.0f;
-            }
-        } else {
-            memcpy(out, ds->floats + r * n_cols,
-                   (size_t)n_cols * sizeof(float));
         }
     }
+}
+
+/* --- standardisation ------------------------------------------------------ */
+
+rg_status rg_dataset_column_stats(const rg_dataset *ds, double min_std,
+                                  float *mean, float *std, rg_error *err)
+{
+    size_t n_cols = (size_t)ds->n_cols;
+    double *sum = calloc(n_cols, sizeof(double));
+    double *sum_sq = calloc(n_cols, sizeof(double));
+    float *row = malloc(n_cols * sizeof(float));
+
+    if (!(isfinite(min_std) && min_std > 0.0)) {
+        free(sum);
+        free(sum_sq);
+        free(row);
+        return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
+                            "min_std is %g; expected a finite number above 0",
+                            min_std);
+    }
+    if (sum == NULL || sum_sq == NULL || row == NULL) {
+        free(sum);
+        free(sum_sq);
+        free(row);
+        return rg_error_set(err, RG_STATUS_NO_MEMORY,
+                            "out of memory for column statistics");
+    }
+
+    /* Shifting by the first row keeps the variance accurate when a
+     * column's mean is large next to its spread. */
+    float *shift = mean;
+    gather_raw(ds, 0, shift);
+    for (int64_t r = 0; r < ds->n_rows; r++) {
+        gather_raw(ds, r, row);
+        for (size_t c = 0; c < n_cols; c++) {
+            double d = (double)row[c] - (double)shift[c];
+            sum[c] += d;
+            sum_sq[c] += d * d;
+        }
+    }
+    for (size_t c = 0; c < n_cols; c++) {
+        double n = (double)ds->n_rows;
+        double d_mean = sum[c] / n;
+        double var = sum_sq[c] / n - d_mean * d_mean;
+        double sd = sqrt(var > 0.0 ? var : 0.0);
+
+        mean[c] = (float)((double)shift[c] + d_mean);
+        std[c] = (float)(sd > min_std ? sd : min_std);
+    }
+    free(sum);
+    free(sum_sq);
+    free(row);
+    return RG_STATUS_OK;
+}
+
+rg_status rg_dataset_set_standardize(rg_dataset *ds, const float *mean,
+                                     const float *std, rg_error *err)
+{
+    size_t n_bytes = (size_t)ds->n_cols * sizeof(float);
+    float *new_mean;
+    float *new_scale;
+
+    if (mean == NULL || std == NULL) {
+        free(ds->std_mean);
+        free(ds->std_scale);
+        ds->std_mean = NULL;
+        ds->std_scale = NULL;
+        return RG_STATUS_OK;
+    }
+    for (int64_t c = 0; c < ds->n_cols; c++) {
+        if (!isfinite(mean[c]) || !isfinite(std[c]) || !(std[c] > 0.0f)) {
+            return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
+                                "standardisation of column %lld has mean %g "
+                                "and standard deviation %g; both must be "
+                                "finite and the deviation above 0",
+                                (long long)c, (double)mean[c],
+                                (double)std[c]);
+        }
+    }
+    new_mean = malloc(n_bytes);
+    new_scale = malloc(n_bytes);
+    if (new_mean == NULL || new_scale == NULL) {
+        free(new_mean);
+        free(new_scale);
+        return rg_error_set(err, RG_STATUS_NO_MEMORY,
+                            "out of memory for standardisation");
+    }
+    memcpy(new_mean, mean, n_bytes);
+    memcpy(new_scale, std, n_bytes);
+    free(ds->std_mean);
+    free(ds->std_scale);
+    ds->std_mean = new_mean;
+    ds->std_scale = new_scale;
+    return RG_STATUS_OK;
 }
 
 /* --- shuffle -------------------------------------------------------------- */
