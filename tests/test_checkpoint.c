@@ -492,7 +492,8 @@ static const char model_text[] = "model: x\n";
 
 static void save_ok(rg_runtime *rt, const char *path)
 {
-    rg_checkpoint_meta meta = {model_text, 5, 123, 4};
+    rg_checkpoint_meta meta = {.model_source = model_text, .seed = 5,
+                               .step = 123, .epoch = 4};
     rg_error err;
     rg_status st = rg_checkpoint_save(rt, path, &meta, &err);
 
@@ -700,6 +701,64 @@ START_TEST(ckpt_loads_numpy_savez)
 }
 END_TEST
 
+START_TEST(ckpt_metadata_round_trip)
+{
+    static const float mean[3] = {0.5f, -1.0f, 2.0f};
+    static const float std[3] = {1.0f, 0.25f, 3.0f};
+    rg_checkpoint_meta meta = {
+        .model_source = model_text, .seed = 9, .step = 40, .epoch = 2,
+        .dims = "batch=10\nvisible=3\n", .hypers = "lr=0.05\n",
+        .data = "path=x.npy\nbinarize=0\n", .n_columns = 3,
+        .data_mean = mean, .data_std = std};
+    rg_checkpoint_meta back;
+    rg_runtime *rt = make_runtime();
+    rg_error err;
+    char path[512];
+
+    tmp_path("meta.npz", path, sizeof(path));
+    ck_assert_msg(rg_checkpoint_save(rt, path, &meta, &err) == RG_STATUS_OK,
+                  "save: %s", err.message);
+    ck_assert_msg(rg_checkpoint_load(rt, path, &back, &err) == RG_STATUS_OK,
+                  "load: %s", err.message);
+    ck_assert_str_eq(back.dims, meta.dims);
+    ck_assert_str_eq(back.hypers, meta.hypers);
+    ck_assert_str_eq(back.data, meta.data);
+    ck_assert_int_eq(back.n_columns, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_float_eq(back.data_mean[i], mean[i]);
+        ck_assert_float_eq(back.data_std[i], std[i]);
+    }
+    rg_checkpoint_meta_clear(&back);
+    ck_assert_ptr_null(back.dims);
+    ck_assert_int_eq(back.n_columns, 0);
+    rg_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(npy_save_writes_header_and_data)
+{
+    static const float values[6] = {1, 2, 3, 4, 5, 6};
+    static const char header[] =
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }";
+    const int64_t shape[2] = {3, 2};
+    char path[512];
+    rg_error err;
+    size_t n;
+
+    tmp_path("array.npy", path, sizeof(path));
+    ck_assert_msg(rg_npy_save(path, 2, shape, values, &err) == RG_STATUS_OK,
+                  "save: %s", err.message);
+    unsigned char *bytes = read_whole(path, &n);
+    ck_assert_uint_eq(n, 128 + sizeof(values));
+    ck_assert_int_eq(memcmp(bytes, "\x93NUMPY\x01\x00", 8), 0);
+    ck_assert_int_eq(memcmp(bytes + 10, header, strlen(header)), 0);
+    ck_assert_int_eq(bytes[127], '\n');
+    ck_assert_int_eq(memcmp(bytes + 128, values, sizeof(values)), 0);
+    free(bytes);
+    ck_assert_int_eq(count_files_with(".tmp-"), 0);
+}
+END_TEST
+
 static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -721,6 +780,8 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc_ckpt, ckpt_truncated_file_rejected);
     tcase_add_test(tc_ckpt, ckpt_numpy_reads_checkpoint);
     tcase_add_test(tc_ckpt, ckpt_loads_numpy_savez);
+    tcase_add_test(tc_ckpt, ckpt_metadata_round_trip);
+    tcase_add_test(tc_ckpt, npy_save_writes_header_and_data);
     suite_add_tcase(s, tc_ckpt);
     return s;
 }

@@ -18,11 +18,22 @@
 extern "C" {
 #endif
 
+/*
+ * Metadata stored beside the tensors. Every pointer may be NULL (or
+ * n_columns 0), which stores nothing for that field. The text fields are
+ * "name=value" lines, one per line, each ending in a newline.
+ */
 typedef struct rg_checkpoint_meta {
-    const char *model_source; /* model file text; NULL stores none */
+    const char *model_source; /* model file text */
     uint64_t seed;
     uint64_t step;  /* train steps run so far */
     uint64_t epoch; /* epochs completed */
+    const char *dims;   /* every dim as used, after overrides */
+    const char *hypers; /* every hyperparameter as used, after overrides */
+    const char *data;   /* how the training data was read: path, options */
+    int64_t n_columns;       /* entries of data_mean and data_std */
+    const float *data_mean;  /* [n_columns] standardisation of the data */
+    const float *data_std;   /* [n_columns] */
 } rg_checkpoint_meta;
 
 /* Writes every tensor of `rt` and `meta` to `path`, atomically. */
@@ -32,11 +43,26 @@ rg_status rg_checkpoint_save(rg_runtime *rt, const char *path,
 /*
  * Reads the checkpoint at `path` into `rt`: each tensor in the file is
  * written into the runtime's tensor of the same name (created if absent,
- * shape checked otherwise). `meta` receives the metadata; its model_source
- * is a heap string the caller frees with free(). `meta` may be NULL.
+ * shape checked otherwise). `meta` may be NULL; otherwise it receives the
+ * metadata, with absent fields NULL or 0. Its pointers are heap memory
+ * that the caller releases with rg_checkpoint_meta_clear (model_source
+ * alone may also be passed to free(), as before the other fields
+ * existed).
  */
 rg_status rg_checkpoint_load(rg_runtime *rt, const char *path,
                              rg_checkpoint_meta *meta, rg_error *err);
+
+/* Frees every pointer of metadata filled by rg_checkpoint_load and zeroes
+ * it. NULL does nothing. */
+void rg_checkpoint_meta_clear(rg_checkpoint_meta *meta);
+
+/*
+ * Writes `data`, an array of `rank` (0 to 8) dimensions `shape` in C
+ * order, as a NumPy .npy file of '<f4' values, atomically like a
+ * checkpoint.
+ */
+rg_status rg_npy_save(const char *path, int rank, const int64_t *shape,
+                      const float *data, rg_error *err);
 
 #ifdef __cplusplus
 }

@@ -8,8 +8,14 @@
  *   __seed__.npy    '<u8' scalar, rg_checkpoint_meta.seed
  *   __step__.npy    '<u8' scalar, train steps run so far
  *   __epoch__.npy   '<u8' scalar, epochs completed
- *   __model__.npy   '|u1' 1-D array, the model file text; absent when the
- *                   metadata has no model source
+ *   __model__.npy   '|u1' 1-D array, the model file text
+ *   __dims__.npy    '|u1' 1-D array, "name=value" lines of the dims used
+ *   __hyper__.npy   '|u1' 1-D array, the same for hyperparameters
+ *   __data__.npy    '|u1' 1-D array, "key=value" lines naming the
+ *                   training data and how it was read
+ *   __data_mean__.npy, __data_std__.npy
+ *                   '<f4' [n_columns], the standardisation of the data
+ * The members from __model__ on are absent when the metadata lacks them.
  * In Python: d = numpy.load(path); d["W"]; int(d["__step__"]);
  * d["__model__"].tobytes().decode().
  *
@@ -33,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec/atomic_file.h"
 #include "exec/npz.h"
 #include "graph/error_internal.h"
 
@@ -46,6 +53,19 @@ static rg_status write_u64_scalar(npz_writer *w, const char *name,
                                   uint64_t value, rg_error *err)
 {
     return npz_writer_add(w, name, NPZ_DTYPE_U64, 0, NULL, &value, err);
+}
+
+/* Stores `text` as a 1-D '|u1' array; NULL stores nothing. */
+static rg_status write_text(npz_writer *w, const char *name, const char *text,
+                            rg_error *err)
+{
+    int64_t n;
+
+    if (text == NULL) {
+        return RG_STATUS_OK;
+    }
+    n = (int64_t)strlen(text);
+    return npz_writer_add(w, name, NPZ_DTYPE_U8, 1, &n, text, err);
 }
 
 static rg_status write_metadata(npz_writer *w, const rg_checkpoint_meta *meta,
@@ -65,10 +85,25 @@ static rg_status write_metadata(npz_writer *w, const rg_checkpoint_meta *meta,
     if (st == RG_STATUS_OK) {
         st = write_u64_scalar(w, "__epoch__.npy", meta->epoch, err);
     }
-    if (st == RG_STATUS_OK && meta->model_source != NULL) {
-        int64_t n = (int64_t)strlen(meta->model_source);
-        st = npz_writer_add(w, "__model__.npy", NPZ_DTYPE_U8, 1, &n,
-                            meta->model_source, err);
+    if (st == RG_STATUS_OK) {
+        st = write_text(w, "__model__.npy", meta->model_source, err);
+    }
+    if (st == RG_STATUS_OK) {
+        st = write_text(w, "__dims__.npy", meta->dims, err);
+    }
+    if (st == RG_STATUS_OK) {
+        st = write_text(w, "__hyper__.npy", meta->hypers, err);
+    }
+    if (st == RG_STATUS_OK) {
+        st = write_text(w, "__data__.npy", meta->data, err);
+    }
+    if (st == RG_STATUS_OK && meta->n_columns > 0) {
+        st = npz_writer_add(w, "__data_mean__.npy", NPZ_DTYPE_F32, 1,
+                            &meta->n_columns, meta->data_mean, err);
+    }
+    if (st == RG_STATUS_OK && meta->n_columns > 0) {
+        st = npz_writer_add(w, "__data_std__.npy", NPZ_DTYPE_F32, 1,
+                            &meta->n_columns, meta->data_std, err);
     }
     return st;
 }
@@ -144,126 +179,26 @@ static rg_status write_archive(FILE *fp, rg_runtime *rt, const char *path,
     return st;
 }
 
-/*
- * Splits `path` into its folder ("." when it has none) and builds the
- * template "<folder>/.<file name>.tmp-XXXXXX" for mkstemp.
- */
-static rg_status make_temp_names(const char *path, char **dir, char **tmpl,
-                                 rg_error *err)
+/* Arguments of write_archive, passed through atomic_file_write. */
+typedef struct archive_job {
+    rg_runtime *rt;
+    const char *path;
+    const rg_checkpoint_meta *meta;
+} archive_job;
+
+static rg_status fill_archive(FILE *fp, void *user, rg_error *err)
 {
-    const char *slash = strrchr(path, '/');
-    const char *base = slash != NULL ? slash + 1 : path;
-    size_t dir_len = slash != NULL ? (size_t)(slash - path) : 1;
-    size_t tmpl_len = strlen(path) + sizeof("/..tmp-XXXXXX") + 1;
+    const archive_job *job = user;
 
-    *dir = NULL;
-    *tmpl = NULL;
-    if (*base == '\0') {
-        return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
-                            "%s: checkpoint path names a folder, not a file",
-                            path);
-    }
-    *dir = malloc(dir_len + 1);
-    *tmpl = malloc(tmpl_len);
-    if (*dir == NULL || *tmpl == NULL) {
-        free(*dir);
-        free(*tmpl);
-        *dir = NULL;
-        *tmpl = NULL;
-        return rg_error_set(err, RG_STATUS_NO_MEMORY, "%s: out of memory",
-                            path);
-    }
-    if (slash == NULL) {
-        strcpy(*dir, ".");
-    } else if (slash == path) {
-        strcpy(*dir, "/");
-    } else {
-        memcpy(*dir, path, dir_len);
-        (*dir)[dir_len] = '\0';
-    }
-    snprintf(*tmpl, tmpl_len, "%.*s.%s.tmp-XXXXXX",
-             (int)(base - path), path, base);
-    return RG_STATUS_OK;
-}
-
-/* Flushes the file to disk and closes it. `*fp` is NULL afterwards. */
-static rg_status flush_and_close(FILE **fp, const char *tmp, rg_error *err)
-{
-    int failed = fflush(*fp) != 0 || fsync(fileno(*fp)) != 0;
-    int saved = errno;
-
-    failed |= fclose(*fp) != 0;
-    *fp = NULL;
-    if (failed) {
-        return rg_error_set(err, RG_STATUS_IO, "%s: cannot write: %s", tmp,
-                            strerror(saved != 0 ? saved : errno));
-    }
-    return RG_STATUS_OK;
-}
-
-/* Makes the rename durable. Folders that do not support fsync are fine. */
-static rg_status sync_dir(const char *dir, rg_error *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    int rc;
-
-    if (fd < 0) {
-        return rg_error_set(err, RG_STATUS_IO, "%s: cannot open folder: %s",
-                            dir, strerror(errno));
-    }
-    rc = fsync(fd);
-    if (rc != 0 && errno != EINVAL) {
-        rg_error_set(err, RG_STATUS_IO, "%s: cannot sync folder: %s", dir,
-                     strerror(errno));
-        close(fd);
-        return RG_STATUS_IO;
-    }
-    close(fd);
-    return RG_STATUS_OK;
-}
-
-/* Creates the temporary file next to `path`. */
-static rg_status open_temp(const char *path, char *tmpl, FILE **out,
-                           rg_error *err)
-{
-    int fd = mkstemp(tmpl);
-
-    *out = NULL;
-    if (fd < 0) {
-        return rg_error_set(err,
-                            errno == ENOENT ? RG_STATUS_NOT_FOUND
-                                            : RG_STATUS_IO,
-                            "%s: cannot create a temporary file beside it: "
-                            "%s",
-                            path, strerror(errno));
-    }
-    /* NOTE: mkstemp creates mode 0600, so checkpoints are set to 0644
-     * whatever the umask, which cannot be read without changing it. */
-    *out = fdopen(fd, "wb");
-    if (*out == NULL || fchmod(fd, 0644) != 0) {
-        int saved = errno;
-        if (*out != NULL) {
-            fclose(*out);
-            *out = NULL;
-        } else {
-            close(fd);
-        }
-        unlink(tmpl);
-        return rg_error_set(err, RG_STATUS_IO, "%s: cannot open: %s", tmpl,
-                            strerror(saved));
-    }
-    return RG_STATUS_OK;
+    return write_archive(fp, job->rt, job->path, job->meta, err);
 }
 
 rg_status rg_checkpoint_save(rg_runtime *rt, const char *path,
                              const rg_checkpoint_meta *meta, rg_error *err)
 {
-    static const rg_checkpoint_meta no_meta = {NULL, 0, 0, 0};
+    static const rg_checkpoint_meta no_meta = {0};
     rg_error local;
-    char *dir = NULL;
-    char *tmpl = NULL;
-    FILE *fp = NULL;
-    rg_status st;
+    archive_job job = {rt, path, meta != NULL ? meta : &no_meta};
 
     err = err != NULL ? err : &local;
     if (rt == NULL || path == NULL) {
@@ -271,34 +206,7 @@ rg_status rg_checkpoint_save(rg_runtime *rt, const char *path,
                             "rg_checkpoint_save: rt and path must not be "
                             "NULL");
     }
-    st = make_temp_names(path, &dir, &tmpl, err);
-    if (st == RG_STATUS_OK) {
-        st = open_temp(path, tmpl, &fp, err);
-        if (st != RG_STATUS_OK) {
-            free(dir);
-            free(tmpl);
-            return st;
-        }
-        st = write_archive(fp, rt, path, meta != NULL ? meta : &no_meta, err);
-    }
-    if (st == RG_STATUS_OK) {
-        st = flush_and_close(&fp, tmpl, err);
-    }
-    if (st == RG_STATUS_OK && rename(tmpl, path) != 0) {
-        st = rg_error_set(err, RG_STATUS_IO, "%s: cannot rename %s over it: %s",
-                          path, tmpl, strerror(errno));
-    }
-    if (st != RG_STATUS_OK && tmpl != NULL) {
-        if (fp != NULL) {
-            fclose(fp);
-        }
-        unlink(tmpl);
-    } else if (st == RG_STATUS_OK) {
-        st = sync_dir(dir, err);
-    }
-    free(dir);
-    free(tmpl);
-    return st;
+    return atomic_file_write(path, fill_archive, &job, err);
 }
 
 /* --- load ----------------------------------------------------------------- */
@@ -323,7 +231,7 @@ static void contents_free(ckpt_contents *c)
         free(c->tensors[i].values);
     }
     free(c->tensors);
-    free((char *)c->meta.model_source);
+    rg_checkpoint_meta_clear(&c->meta);
     memset(c, 0, sizeof(*c));
 }
 
@@ -356,17 +264,22 @@ static rg_status read_count(const char *path, const char *member,
     return RG_STATUS_OK;
 }
 
-static rg_status read_model_text(const char *path, npz_array *a,
-                                 rg_checkpoint_meta *meta, rg_error *err)
+/* Reads a 1-D '|u1' member as a NUL-terminated heap string into *out. */
+static rg_status read_text(const char *path, const char *member,
+                           npz_array *a, const char **out, rg_error *err)
 {
     size_t n = (size_t)a->header.n_elements;
     char *text;
 
     if (a->header.dtype != NPZ_DTYPE_U8 || a->header.rank != 1) {
         return rg_error_set(err, RG_STATUS_DATA,
-                            "%s: member __model__.npy must be a 1-D '|u1' "
-                            "array of text",
-                            path);
+                            "%s: member %s must be a 1-D '|u1' array of text",
+                            path, member);
+    }
+    if (memchr(a->data, '\0', n) != NULL) {
+        return rg_error_set(err, RG_STATUS_DATA,
+                            "%s: member %s contains a NUL byte; it must be "
+                            "text", path, member);
     }
     text = malloc(n + 1);
     if (text == NULL) {
@@ -375,8 +288,33 @@ static rg_status read_model_text(const char *path, npz_array *a,
     }
     memcpy(text, a->data, n);
     text[n] = '\0';
-    free((char *)meta->model_source);
-    meta->model_source = text;
+    free((char *)*out);
+    *out = text;
+    return RG_STATUS_OK;
+}
+
+/* Reads a 1-D '<f4' member of the data's standardisation into *out. */
+static rg_status read_columns(const char *path, const char *member,
+                              npz_array *a, ckpt_contents *c,
+                              const float **out, rg_error *err)
+{
+    int64_t n = a->header.n_elements;
+
+    if (a->header.dtype != NPZ_DTYPE_F32 || a->header.rank != 1 || n < 1) {
+        return rg_error_set(err, RG_STATUS_DATA,
+                            "%s: member %s must be a non-empty 1-D '<f4' "
+                            "array", path, member);
+    }
+    if (c->meta.n_columns != 0 && c->meta.n_columns != n) {
+        return rg_error_set(err, RG_STATUS_DATA,
+                            "%s: __data_mean__ and __data_std__ differ in "
+                            "length (%lld and %lld)", path,
+                            (long long)c->meta.n_columns, (long long)n);
+    }
+    c->meta.n_columns = n;
+    free((float *)*out);
+    *out = a->data;
+    a->data = NULL;
     return RG_STATUS_OK;
 }
 
@@ -388,7 +326,22 @@ static rg_status read_metadata(const char *path, const char *member,
     rg_status st = RG_STATUS_OK;
 
     if (strcmp(member, "__model__.npy") == 0) {
-        return read_model_text(path, a, &c->meta, err);
+        return read_text(path, member, a, &c->meta.model_source, err);
+    }
+    if (strcmp(member, "__dims__.npy") == 0) {
+        return read_text(path, member, a, &c->meta.dims, err);
+    }
+    if (strcmp(member, "__hyper__.npy") == 0) {
+        return read_text(path, member, a, &c->meta.hypers, err);
+    }
+    if (strcmp(member, "__data__.npy") == 0) {
+        return read_text(path, member, a, &c->meta.data, err);
+    }
+    if (strcmp(member, "__data_mean__.npy") == 0) {
+        return read_columns(path, member, a, c, &c->meta.data_mean, err);
+    }
+    if (strcmp(member, "__data_std__.npy") == 0) {
+        return read_columns(path, member, a, c, &c->meta.data_std, err);
     }
     if (strcmp(member, "__format__.npy") == 0) {
         st = read_count(path, member, a, &value, err);
@@ -560,14 +513,65 @@ rg_status rg_checkpoint_load(rg_runtime *rt, const char *path,
     for (int i = 0; i < npz_reader_n_members(r) && st == RG_STATUS_OK; i++) {
         st = read_member(r, i, path, rt, &c, err);
     }
+    if (st == RG_STATUS_OK
+        && (c.meta.data_mean == NULL) != (c.meta.data_std == NULL)) {
+        st = rg_error_set(err, RG_STATUS_DATA,
+                          "%s: the checkpoint has only one of __data_mean__ and "
+                          "__data_std__; both or neither must be present",
+                          path);
+    }
     npz_reader_free(r);
     if (st == RG_STATUS_OK) {
         st = apply_tensors(rt, &c, err);
     }
     if (st == RG_STATUS_OK && meta != NULL) {
         *meta = c.meta;
-        c.meta.model_source = NULL;
+        memset(&c.meta, 0, sizeof(c.meta));
     }
     contents_free(&c);
     return st;
+}
+
+void rg_checkpoint_meta_clear(rg_checkpoint_meta *meta)
+{
+    if (meta == NULL) {
+        return;
+    }
+    free((char *)meta->model_source);
+    free((char *)meta->dims);
+    free((char *)meta->hypers);
+    free((char *)meta->data);
+    free((float *)meta->data_mean);
+    free((float *)meta->data_std);
+    memset(meta, 0, sizeof(*meta));
+}
+
+/* --- standalone .npy arrays ----------------------------------------------- */
+
+typedef struct npy_job {
+    const char *path;
+    int rank;
+    const int64_t *shape;
+    const float *data;
+} npy_job;
+
+static rg_status fill_npy(FILE *fp, void *user, rg_error *err)
+{
+    const npy_job *job = user;
+
+    return npz_npy_write(fp, job->path, NPZ_DTYPE_F32, job->rank,
+                         job->shape, job->data, err);
+}
+
+rg_status rg_npy_save(const char *path, int rank, const int64_t *shape,
+                      const float *data, rg_error *err)
+{
+    npy_job job = {path, rank, shape, data};
+
+    if (path == NULL || (rank > 0 && (shape == NULL || data == NULL))) {
+        return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
+                            "rg_npy_save: path, shape and data must not be "
+                            "NULL");
+    }
+    return atomic_file_write(path, fill_npy, &job, err);
 }

@@ -575,6 +575,49 @@ static size_t format_npy_header(npz_dtype dtype, int rank,
     return total;
 }
 
+rg_status npz_npy_write(FILE *fp, const char *where, npz_dtype dtype,
+                        int rank, const int64_t *shape, const void *data,
+                        rg_error *err)
+{
+    size_t size = npz_dtype_size(dtype);
+    size_t per_chunk = NPZ_CHUNK_BYTES / size;
+    const unsigned char *src = data;
+    unsigned char header[512];
+    unsigned char *chunk;
+    size_t header_bytes;
+    int64_t n_elements;
+    uint64_t n_bytes;
+    bool ok;
+
+    if (rank < 0 || rank > NPZ_MAX_RANK
+        || !shape_sizes(rank, shape, size, &n_elements, &n_bytes)) {
+        return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
+                            "%s: invalid array rank %d or shape", where,
+                            rank);
+    }
+    chunk = malloc(NPZ_CHUNK_BYTES);
+    if (chunk == NULL) {
+        return rg_error_set(err, RG_STATUS_NO_MEMORY,
+                            "%s: out of memory for a write buffer", where);
+    }
+    header_bytes = format_npy_header(dtype, rank, shape, header);
+    ok = fwrite(header, 1, header_bytes, fp) == header_bytes;
+    for (int64_t done = 0; done < n_elements && ok;) {
+        size_t n = (size_t)(n_elements - done) < per_chunk
+                       ? (size_t)(n_elements - done)
+                       : per_chunk;
+        encode_le(dtype, src + (size_t)done * size, n, chunk);
+        ok = fwrite(chunk, 1, n * size, fp) == n * size;
+        done += (int64_t)n;
+    }
+    free(chunk);
+    if (!ok) {
+        return rg_error_set(err, RG_STATUS_IO, "%s: write failed: %s", where,
+                            strerror(errno));
+    }
+    return RG_STATUS_OK;
+}
+
 /* --- writer --------------------------------------------------------------- */
 
 typedef struct zip_entry {

@@ -74,6 +74,16 @@ rg_status npz_npy_read_header(npz_read_fn read, void *ctx, const char *where,
  */
 void npz_decode_le(npz_dtype dtype, void *data, int64_t n_elements);
 
+/*
+ * Writes a standalone .npy file (version 1.0, C order) of `dtype` with
+ * `rank` dimensions `shape` from `data` in host order to `fp`, which
+ * stays owned by the caller and is not flushed. `where` names the file in
+ * errors. A failed write gives RG_STATUS_IO.
+ */
+rg_status npz_npy_write(FILE *fp, const char *where, npz_dtype dtype,
+                        int rank, const int64_t *shape, const void *data,
+                        rg_error *err);
+
 /* An array read from an archive. `data` is heap memory in host order. */
 typedef struct npz_array {
     npz_npy_header header;
