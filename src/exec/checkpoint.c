@@ -516,9 +516,9 @@ rg_status rg_checkpoint_load(rg_runtime *rt, const char *path,
     if (st == RG_STATUS_OK
         && (c.meta.data_mean == NULL) != (c.meta.data_std == NULL)) {
         st = rg_error_set(err, RG_STATUS_DATA,
-                          "%s: the checkpoint has only one of __data_mean__ and "
-                          "__data_std__; both or neither must be present",
-                          path);
+                          "%s: the checkpoint has only one of "
+                          "__data_mean__ and __data_std__; both or neither "
+                          "must be present", path);
     }
     npz_reader_free(r);
     if (st == RG_STATUS_OK) {
