@@ -9,6 +9,7 @@
 #ifndef RBMGRAPH_EXEC_H
 #define RBMGRAPH_EXEC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rbmgraph/error.h"
@@ -23,13 +24,67 @@ typedef struct rg_runtime rg_runtime;
 typedef struct rg_exec rg_exec;
 
 /*
- * Opens a runtime on `device` ("cpu" is the only device of this build;
- * NULL means "cpu"). `seed` keys every random draw and the initial values
- * of params and state.
+ * Opens a runtime on `device`, one of:
+ *   "cpu"         the CPU backend (OpenBLAS); NULL means the same;
+ *   "opencl"      the first OpenCL GPU of any platform, else the first
+ *                 OpenCL device;
+ *   "opencl:P:D"  device D of OpenCL platform P, counting from 0, in the
+ *                 order rg_device_list gives;
+ *   "auto"        the first OpenCL GPU, else the CPU backend.
+ * `seed` keys every random draw and the initial values of params and
+ * state, so a seed gives the same uniforms on every device. Fails with
+ * RG_STATUS_INVALID_ARGUMENT for a malformed spec, RG_STATUS_NOT_FOUND
+ * when the platform or device does not exist (the message lists those
+ * that do) and RG_STATUS_BACKEND when OpenCL fails. The OpenCL program
+ * cache is on unless the environment variable RG_NO_CACHE is 1.
  */
 rg_status rg_runtime_new(const char *device, uint64_t seed, rg_runtime **out,
                          rg_error *err);
 void rg_runtime_free(rg_runtime *rt);
+
+/* A device rg_runtime_new can open, as rg_device_list describes it. */
+typedef struct rg_device_info {
+    char spec[32];           /* "cpu" or "opencl:P:D" */
+    char name[256];          /* the CPU model, or CL_DEVICE_NAME */
+    char platform[256];      /* CL_PLATFORM_NAME; "" for the CPU backend */
+    char type[16];           /* "cpu", "gpu", "accelerator" or "other" */
+    int compute_units;       /* threads of the CPU backend */
+    int64_t global_mem_bytes;
+    int64_t max_alloc_bytes; /* largest single buffer */
+    char driver_version[128];
+} rg_device_info;
+
+/*
+ * Lists the CPU backend first, then every device of every OpenCL
+ * platform. Stores a malloc'd array in *out (free with
+ * rg_device_list_free) and its length in *n_devices. A machine with no
+ * OpenCL platform gives the CPU backend alone.
+ */
+rg_status rg_device_list(rg_device_info **out, int *n_devices,
+                         rg_error *err);
+void rg_device_list_free(rg_device_info *devices);
+
+/* The device the runtime runs on, as a spec and a name ("cpu" or
+ * "opencl:0:0 (NAME)"); valid while the runtime lives. */
+const char *rg_runtime_device(const rg_runtime *rt);
+
+/*
+ * Turns the OpenCL program-binary cache on or off for executors bound
+ * after the call, and sets its directory (NULL: $XDG_CACHE_HOME/rbm-graph,
+ * else ~/.cache/rbm-graph). Entries are keyed by device name, driver
+ * version and source hash. Other backends ignore it.
+ */
+rg_status rg_runtime_set_cache(rg_runtime *rt, bool enabled,
+                               const char *dir, rg_error *err);
+
+/* Counters of the device programs a runtime has made so far. */
+typedef struct rg_runtime_stats {
+    int64_t programs_built;  /* compiled from generated source */
+    int64_t programs_loaded; /* loaded from the program cache */
+} rg_runtime_stats;
+
+/* Fills `out`; all zero for backends that compile nothing. */
+void rg_runtime_get_stats(const rg_runtime *rt, rg_runtime_stats *out);
 
 /*
  * Sets how many threads the backend uses (OpenBLAS and the CPU kernels);
@@ -79,6 +134,16 @@ void rg_exec_free(rg_exec *ex);
 /* Copies an input's values (row-major, exactly its element count). */
 rg_status rg_exec_set_input(rg_exec *ex, const char *name, const float *src,
                             int64_t n_elements, rg_error *err);
+
+/*
+ * Copies an input given as bytes: element i becomes src[i] * scale (for
+ * pixels, scale 1/255 gives [0, 1]). An OpenCL device receives the bytes
+ * and converts them itself, so a minibatch crosses the bus at a quarter
+ * of its float size; the CPU backend converts on the host.
+ */
+rg_status rg_exec_set_input_u8(rg_exec *ex, const char *name,
+                               const uint8_t *src, int64_t n_elements,
+                               float scale, rg_error *err);
 
 /* Sets a hyperparameter; unknown names are ignored and return NOT_FOUND. */
 rg_status rg_exec_set_hyper(rg_exec *ex, const char *name, double value,

@@ -10,10 +10,12 @@
 #ifndef RG_BACKEND_H
 #define RG_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kernels/kprog.h"
 #include "rbmgraph/error.h"
+#include "rbmgraph/exec.h"
 
 typedef struct backend backend;
 typedef struct backend_buffer backend_buffer;
@@ -40,6 +42,27 @@ typedef struct backend_ops {
     rg_status (*sync)(backend *b, rg_error *err);
     /* Optional (NULL: ignored): threads to use, 0 for the default. */
     rg_status (*set_threads)(backend *b, int n_threads, rg_error *err);
+    /*
+     * Optional (NULL: nothing to prepare): readies the kernel programs of
+     * a plan being bound, so that run_kernel finds them compiled. The
+     * programs must stay alive until release_kernels is called on them.
+     */
+    rg_status (*prepare_kernels)(backend *b, const kp_program *const *kernels,
+                                 int n_kernels, rg_error *err);
+    void (*release_kernels)(backend *b, const kp_program *const *kernels,
+                            int n_kernels);
+    /* Optional (NULL: the caller converts on the host): writes `n` floats
+     * src[i] * scale from bytes. */
+    rg_status (*write_u8)(backend *b, backend_buffer *buf,
+                          int64_t offset_bytes, const uint8_t *src, int64_t n,
+                          float scale, rg_error *err);
+    /* Optional: program cache settings (dir NULL: the default) and the
+     * counters of programs built and loaded. */
+    rg_status (*set_cache)(backend *b, bool enabled, const char *dir,
+                           rg_error *err);
+    void (*get_stats)(const backend *b, rg_runtime_stats *out);
+    /* Optional: "opencl:P:D (NAME)" or similar; NULL means `name`. */
+    const char *(*describe)(const backend *b);
 } backend_ops;
 
 /* Every backend instance starts with this header. */
@@ -49,5 +72,12 @@ struct backend {
 
 /* Opens the CPU backend (OpenBLAS plus the kernel-program evaluator). */
 rg_status cpu_backend_open(backend **out, rg_error *err);
+
+/*
+ * Opens the OpenCL backend on the device `spec` names ("opencl",
+ * "opencl:P:D" or "auto"; see rg_runtime_new). For "auto", returns
+ * RG_STATUS_NOT_FOUND when no GPU exists.
+ */
+rg_status ocl_backend_open(const char *spec, backend **out, rg_error *err);
 
 #endif

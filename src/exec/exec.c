@@ -5,6 +5,7 @@
  * tensor i).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,9 @@ struct rg_exec {
     backend_buffer **buffers;  /* [2 + n_persistent] */
     float *scalars;            /* [n_scalars]; hypers NaN until set */
     bool *input_set;           /* [n_inputs] */
+    const kp_program **kernels; /* [n_kernels]: the plan's kernel steps */
+    int n_kernels;
+    bool kernels_prepared;     /* the backend holds them ready */
 };
 
 void rg_exec_free(rg_exec *ex)
@@ -34,6 +38,11 @@ void rg_exec_free(rg_exec *ex)
     if (ex->inputs != NULL) {
         ex->rt->backend->ops->buffer_free(ex->rt->backend, ex->inputs);
     }
+    if (ex->kernels_prepared) {
+        ex->rt->backend->ops->release_kernels(ex->rt->backend, ex->kernels,
+                                              ex->n_kernels);
+    }
+    free(ex->kernels);
     free(ex->buffers);
     free(ex->scalars);
     free(ex->input_set);
@@ -57,6 +66,33 @@ static rg_status bind_persistent(rg_exec *ex, rg_error *err)
             ex->rt->tensors[index].buffer;
     }
     return RG_STATUS_OK;
+}
+
+/*
+ * Hands the plan's kernel programs to the backend, which may compile them
+ * now (the OpenCL backend does) rather than during the first run.
+ */
+static rg_status prepare_kernels(rg_exec *ex, rg_error *err)
+{
+    backend *be = ex->rt->backend;
+    const rg_plan *plan = ex->plan;
+
+    if (be->ops->prepare_kernels == NULL) {
+        return RG_STATUS_OK;
+    }
+    ex->kernels = malloc(((size_t)plan->n_steps + 1) * sizeof(*ex->kernels));
+    if (ex->kernels == NULL) {
+        return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < plan->n_steps; i++) {
+        if (plan->steps[i].kind == PLAN_STEP_KERNEL) {
+            ex->kernels[ex->n_kernels++] = plan->steps[i].kernel;
+        }
+    }
+    rg_status st = be->ops->prepare_kernels(be, ex->kernels, ex->n_kernels,
+                                            err);
+    ex->kernels_prepared = st == RG_STATUS_OK;
+    return st;
 }
 
 rg_status rg_exec_new(rg_runtime *rt, const rg_plan *plan, rg_exec **out,
@@ -89,8 +125,12 @@ rg_status rg_exec_new(rg_runtime *rt, const rg_plan *plan, rg_exec **out,
                                              arena_bytes > 0 ? arena_bytes : 64,
                                              err);
     if (ex->arena == NULL) {
+        char why[sizeof(err->message)];
+        snprintf(why, sizeof(why), "%s", err->message);
         rg_exec_free(ex);
-        return err->code;
+        return rg_error_set(err, err->code, "cannot allocate the plan's "
+                            "arena of %lld bytes: %s", (long long)arena_bytes,
+                            why);
     }
     ex->buffers[PLAN_ARENA_BUFFER] = ex->arena;
 
@@ -105,6 +145,9 @@ rg_status rg_exec_new(rg_runtime *rt, const rg_plan *plan, rg_exec **out,
     ex->buffers[PLAN_INPUT_BUFFER] = ex->inputs;
 
     st = bind_persistent(ex, err);
+    if (st == RG_STATUS_OK) {
+        st = prepare_kernels(ex, err);
+    }
     if (st != RG_STATUS_OK) {
         rg_exec_free(ex);
         return st;
@@ -158,6 +201,47 @@ rg_status rg_exec_set_input(rg_exec *ex, const char *name, const float *src,
     return be->ops->write(be, ex->buffers[b->access.buffer],
                           b->access.offset * (int64_t)sizeof(float), src,
                           n_elements * (int64_t)sizeof(float), err);
+}
+
+rg_status rg_exec_set_input_u8(rg_exec *ex, const char *name,
+                               const uint8_t *src, int64_t n_elements,
+                               float scale, rg_error *err)
+{
+    const plan_binding *b = find_binding(ex->plan->inputs,
+                                         ex->plan->n_inputs, name);
+    backend *be = ex->rt->backend;
+
+    if (b == NULL) {
+        return rg_error_set(err, RG_STATUS_NOT_FOUND,
+                            "the plan has no input named '%s'", name);
+    }
+    if (check_count(b, "input", n_elements, err) != RG_STATUS_OK) {
+        return err->code;
+    }
+    int64_t offset_bytes = b->access.offset * (int64_t)sizeof(float);
+    backend_buffer *dst = ex->buffers[b->access.buffer];
+    rg_status st;
+    if (be->ops->write_u8 != NULL) {
+        st = be->ops->write_u8(be, dst, offset_bytes, src, n_elements, scale,
+                               err);
+    } else {
+        /* Convert on the host: the same product as the device kernel. */
+        float *values = malloc((size_t)(n_elements > 0 ? n_elements : 1) *
+                               sizeof(float));
+        if (values == NULL) {
+            return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+        }
+        for (int64_t i = 0; i < n_elements; i++) {
+            values[i] = (float)src[i] * scale;
+        }
+        st = be->ops->write(be, dst, offset_bytes, values,
+                            n_elements * (int64_t)sizeof(float), err);
+        free(values);
+    }
+    if (st == RG_STATUS_OK) {
+        ex->input_set[b - ex->plan->inputs] = true;
+    }
+    return st;
 }
 
 rg_status rg_exec_set_hyper(rg_exec *ex, const char *name, double value,

@@ -12,6 +12,33 @@
 #include "graph/error_internal.h"
 #include "kernels/philox.h"
 
+/* Opens the backend `device` names; see rg_runtime_new for the specs. */
+static rg_status open_backend(const char *device, backend **out,
+                              rg_error *err)
+{
+    if (device == NULL || strcmp(device, "cpu") == 0) {
+        return cpu_backend_open(out, err);
+    }
+    if (strcmp(device, "auto") == 0) {
+        rg_error quiet;
+        rg_status st = ocl_backend_open("auto", out, &quiet);
+        if (st == RG_STATUS_OK) {
+            return st;
+        }
+        rg_log(st == RG_STATUS_NOT_FOUND ? RG_LOG_LEVEL_INFO
+                                         : RG_LOG_LEVEL_WARN,
+               "device auto: using the CPU backend: %s", quiet.message);
+        return cpu_backend_open(out, err);
+    }
+    if (strncmp(device, "opencl", strlen("opencl")) == 0) {
+        return ocl_backend_open(device, out, err);
+    }
+    return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
+                        "invalid device '%s'; expected cpu, auto, opencl or "
+                        "opencl:PLATFORM:DEVICE ('rbm-graph devices' lists "
+                        "them)", device);
+}
+
 rg_status rg_runtime_new(const char *device, uint64_t seed, rg_runtime **out,
                          rg_error *err)
 {
@@ -19,16 +46,11 @@ rg_status rg_runtime_new(const char *device, uint64_t seed, rg_runtime **out,
     rg_status st;
 
     *out = NULL;
-    if (device != NULL && strcmp(device, "cpu") != 0) {
-        return rg_error_set(err, RG_STATUS_NOT_FOUND,
-                            "unknown device '%s'; this build supports 'cpu'",
-                            device);
-    }
     rt = calloc(1, sizeof(*rt));
     if (rt == NULL) {
         return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
     }
-    st = cpu_backend_open(&rt->backend, err);
+    st = open_backend(device, &rt->backend, err);
     if (st != RG_STATUS_OK) {
         free(rt);
         return st;
@@ -64,6 +86,30 @@ rg_status rg_runtime_set_threads(rg_runtime *rt, int n_threads,
         return RG_STATUS_OK;
     }
     return rt->backend->ops->set_threads(rt->backend, n_threads, err);
+}
+
+const char *rg_runtime_device(const rg_runtime *rt)
+{
+    const backend_ops *ops = rt->backend->ops;
+
+    return ops->describe != NULL ? ops->describe(rt->backend) : ops->name;
+}
+
+rg_status rg_runtime_set_cache(rg_runtime *rt, bool enabled,
+                               const char *dir, rg_error *err)
+{
+    if (rt->backend->ops->set_cache == NULL) {
+        return RG_STATUS_OK;
+    }
+    return rt->backend->ops->set_cache(rt->backend, enabled, dir, err);
+}
+
+void rg_runtime_get_stats(const rg_runtime *rt, rg_runtime_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (rt->backend->ops->get_stats != NULL) {
+        rt->backend->ops->get_stats(rt->backend, out);
+    }
 }
 
 int rg_runtime_n_tensors(const rg_runtime *rt)
