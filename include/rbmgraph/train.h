@@ -49,6 +49,18 @@ const rg_plan *rg_trainer_plan(const rg_trainer *t);
 uint64_t rg_trainer_step(const rg_trainer *t);
 void rg_trainer_set_step(rg_trainer *t, uint64_t step);
 
+/*
+ * Reads the metrics after the first minibatch of each epoch and then after
+ * every `n`-th one (1, the default, reads them after every minibatch).
+ * Reading a metric copies it from the device and waits for the step to
+ * finish, so a larger interval lets an asynchronous device run ahead.
+ * Epoch means are taken over the minibatches read, and a NaN or Inf is
+ * caught only on those. Fails with RG_STATUS_INVALID_ARGUMENT unless
+ * n >= 1.
+ */
+rg_status rg_trainer_set_metric_interval(rg_trainer *t, int64_t n,
+                                         rg_error *err);
+
 /* Called after each minibatch; `done` of `total` minibatches. */
 typedef void (*rg_batch_fn)(int64_t done, int64_t total, void *user);
 
@@ -62,8 +74,11 @@ typedef struct rg_epoch_stats {
 
 /*
  * Runs one epoch over `ds`: rows are shuffled with (seed, epoch) and cut
- * into full minibatches; a last partial minibatch is skipped. Fails with
- * RG_STATUS_DATA when the data's column count differs from the model's
+ * into full minibatches; a last partial minibatch is skipped. The random
+ * draws of each minibatch are keyed by the trainer's step counter, so an
+ * epoch depends only on the params and state, the seed, the epoch and the
+ * step it starts from. A checkpoint that stores those resumes a run
+ * exactly. Fails with RG_STATUS_DATA when the data's column count differs from the model's
  * input or the data has fewer rows than one minibatch, and with
  * RG_STATUS_NUMERIC when a metric becomes NaN or infinite.
  */

@@ -1,7 +1,8 @@
 /*
  * The training loop: shuffled minibatches through a model's train entry,
- * with per-epoch means of its metrics. Metrics are read after every step so
- * that a NaN or Inf stops the run at the step where it first appears.
+ * with per-epoch means of its metrics. By default metrics are read after
+ * every step so that a NaN or Inf stops the run at the step where it first
+ * appears; rg_trainer_set_metric_interval reads them less often.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct rg_trainer {
     int n_metrics;
     double *means;       /* [n_metrics] */
     uint64_t step;
+    int64_t metric_interval; /* read metrics on every n-th minibatch */
 };
 
 void rg_trainer_free(rg_trainer *t)
@@ -130,7 +132,20 @@ rg_status rg_trainer_new(const rg_model *m, const char *entry,
         rg_trainer_free(t);
         return st;
     }
+    t->metric_interval = 1;
     *out = t;
+    return RG_STATUS_OK;
+}
+
+rg_status rg_trainer_set_metric_interval(rg_trainer *t, int64_t n,
+                                         rg_error *err)
+{
+    if (n < 1) {
+        return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
+                            "metric interval %lld is invalid; expected 1 or "
+                            "more minibatches", (long long)n);
+    }
+    t->metric_interval = n;
     return RG_STATUS_OK;
 }
 
@@ -204,16 +219,17 @@ static rg_status check_data(const rg_trainer *t, const rg_dataset *ds,
     return RG_STATUS_OK;
 }
 
-/* Runs one minibatch and adds its metrics to `sums`. */
+/* Runs one minibatch and, when `read_metrics`, adds its metrics to `sums`. */
 static rg_status run_batch(rg_trainer *t, const float *batch, double *sums,
-                           rg_error *err)
+                           bool read_metrics, rg_error *err)
 {
     rg_status st = rg_exec_set_input(t->exec, t->input, batch,
                                      t->batch * t->n_features, err);
     if (st == RG_STATUS_OK) {
         st = rg_exec_run(t->exec, t->step, err);
     }
-    for (int i = 0; i < t->n_metrics && st == RG_STATUS_OK; i++) {
+    for (int i = 0; i < t->n_metrics && st == RG_STATUS_OK && read_metrics;
+         i++) {
         const char *name = rg_trainer_metric_name(t, i);
         float value;
 
@@ -254,15 +270,19 @@ rg_status rg_trainer_run_epoch(rg_trainer *t, const rg_dataset *ds,
     double start = seconds_now();
     rg_shuffle(seed, epoch, n_rows, order);
     memset(t->means, 0, (size_t)t->n_metrics * sizeof(double));
+    int64_t n_read = 0;
     for (int64_t b = 0; b < n_batches && st == RG_STATUS_OK; b++) {
+        bool read_metrics = b % t->metric_interval == 0;
+
         rg_dataset_gather(ds, order + b * t->batch, t->batch, batch);
-        st = run_batch(t, batch, t->means, err);
+        st = run_batch(t, batch, t->means, read_metrics, err);
+        n_read += read_metrics ? 1 : 0;
         if (on_batch != NULL) {
             on_batch(b + 1, n_batches, user);
         }
     }
     for (int i = 0; i < t->n_metrics; i++) {
-        t->means[i] /= (double)n_batches;
+        t->means[i] /= (double)n_read;
     }
     stats->n_samples = n_batches * t->batch;
     stats->seconds = seconds_now() - start;
