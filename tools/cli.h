@@ -60,5 +60,6 @@ int cmd_train(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_dot(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const char main_help[] =
     "  plan MODEL    list the planned steps, arena size and FLOPs\n"
     "  dot MODEL     draw the graph at a planner stage as Graphviz\n"
     "  bench MODEL   time a step against its matrix products alone\n"
+    "  devices       list the CPU backend and the OpenCL devices\n"
     "\n"
     "Options:\n"
     "  -h, --help     show this help and exit\n"
@@ -60,6 +61,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "bench") == 0) {
         return cmd_bench(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "devices") == 0) {
+        return cmd_devices(argc - 1, argv + 1);
     }
     return cli_usage_error(NULL, "unknown command '%s'", command);
 }

@@ -55,7 +55,7 @@ static void describe_cpu(rg_device_info *info)
         info->max_alloc_bytes = info->global_mem_bytes;
     }
     snprintf(info->driver_version, sizeof(info->driver_version),
-             "OpenBLAS %s", openblas_get_config());
+             "%s", openblas_get_config());
 }
 
 rg_status rg_device_list(rg_device_info **out, int *n_devices, rg_error *err)
