@@ -907,11 +907,15 @@ static rg_status read_positive(loader *l, const ynode *node, const char *what,
 {
     char why[160];
 
-    if (node->kind != YNODE_SCALAR || node->style != YAML_PLAIN_SCALAR_STYLE) {
+    if (node->kind != YNODE_SCALAR) {
         return fail(l, RG_STATUS_MODEL, node->loc,
                     "%s must be a positive integer, found %s", what,
-                    node->kind == YNODE_SCALAR ? "a quoted string"
-                                               : ynode_kind_str(node));
+                    ynode_kind_str(node));
+    }
+    if (node->style != YAML_PLAIN_SCALAR_STYLE) {
+        return fail(l, RG_STATUS_MODEL, node->loc,
+                    "%s must be a positive integer, found a quoted string "
+                    "('%.60s'); remove the quotes", what, node->text);
     }
     if (!parse_positive(node->text, max, value, why, sizeof(why))) {
         return fail(l, RG_STATUS_MODEL, node->loc,
@@ -2289,7 +2293,7 @@ static rg_status check_overrides(const rg_model *m, rg_error *err)
         if (rg_shape_numel(shape) > FRONT_MAX_ELEMENTS) {
             return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
                                 "%s '%s' would have shape %s, more than "
-                                "%lld elements",
+                                "%lld elements; use a smaller value",
                                 tensor_kind_str(m->tensors[i].kind),
                                 m->tensors[i].name,
                                 rg_shape_str(shape, text, sizeof(text)),
@@ -2353,12 +2357,30 @@ static rg_status set_hyper(rg_model *m, int index, const char *value,
     return status;
 }
 
+/* Writes "batch, visible, lr" (dims, then hypers) into `buf`. */
+static void list_override_names(const rg_model *m, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < m->n_dims + m->n_hypers && n < size; i++) {
+        const char *name = i < m->n_dims ? m->dims[i].name
+                                         : m->hypers[i - m->n_dims].name;
+        int w = snprintf(buf + n, size - n, "%s%s", i > 0 ? ", " : "", name);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    if (m->n_dims + m->n_hypers == 0) {
+        snprintf(buf, size, "none (the model declares no dims or hypers)");
+    }
+}
+
 rg_status rg_model_set(rg_model *m, const char *name, const char *value,
                        rg_error *err)
 {
     int dim;
     int hyper;
     const char *close = NULL;
+    char names[320];
 
     rg_error_clear(err);
     if (m == NULL || name == NULL || value == NULL) {
@@ -2381,10 +2403,13 @@ rg_status rg_model_set(rg_model *m, const char *name, const char *value,
         close = expr_is_close(name, m->hypers[i].name) ? m->hypers[i].name
                                                         : NULL;
     }
+    list_override_names(m, names, sizeof(names));
     return rg_error_set(err, RG_STATUS_NOT_FOUND,
-                        "model '%s' has no dim or hyper named '%s'%s%s%s",
+                        "model '%s' has no dim or hyper named '%s'%s%s%s; "
+                        "valid names: %s",
                         m->name, name, close != NULL ? "; did you mean '" : "",
-                        close != NULL ? close : "", close != NULL ? "'?" : "");
+                        close != NULL ? close : "", close != NULL ? "'?" : "",
+                        names);
 }
 
 /* Lookups shared with front_build.c. */
