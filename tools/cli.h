@@ -25,6 +25,15 @@ void cli_print_error(const rg_error *err);
 int cli_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Prints the usage error for an option that getopt_long rejected and
+ * returns EXIT_USAGE. `code` is getopt_long's return value: ':' for an
+ * option missing its value (the option string must start with ':', which
+ * also stops getopt from printing its own message), '?' for an unknown
+ * option.
+ */
+int cli_option_error(const char *command, char **argv, int code);
+
 /* Parses a whole decimal integer in [min, max]. */
 bool cli_parse_int(const char *text, long long min, long long max,
                    long long *out);
@@ -38,9 +47,14 @@ typedef struct cli_sets {
 /* Records one --set; returns 0 or EXIT_USAGE after printing why. */
 int cli_add_set(cli_sets *sets, const char *command, const char *arg);
 
-/* Loads `path` and applies `sets`; prints the error and returns NULL on
- * failure. */
-rg_model *cli_load_model(const char *path, const cli_sets *sets);
+/*
+ * Loads `path` and applies `sets`. On failure prints the error, stores the
+ * exit status in *status (EXIT_USAGE for a rejected --set, since its name
+ * or value is a bad argument; 1 for a model file that does not load) and
+ * returns NULL.
+ */
+rg_model *cli_load_model(const char *path, const cli_sets *sets,
+                         int *status);
 
 /* Parses --entry-style option values against the model's entries. */
 bool cli_has_entry(const rg_model *m, const char *entry);

@@ -2,6 +2,7 @@
  * Helpers shared by the rbm-graph commands.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,19 @@ int cli_usage_error(const char *command, const char *fmt, ...)
     fprintf(stderr, "\nTry '%s %s--help'.\n", cli_program,
             command != NULL ? command : "");
     return EXIT_USAGE;
+}
+
+int cli_option_error(const char *command, char **argv, int code)
+{
+    const char *arg = argv[optind - 1];
+
+    if (code == ':') {
+        return cli_usage_error(command, "option '%s' needs a value", arg);
+    }
+    if (optopt != 0 && strncmp(arg, "--", 2) != 0) {
+        return cli_usage_error(command, "unknown option '-%c'", optopt);
+    }
+    return cli_usage_error(command, "unknown option '%s'", arg);
 }
 
 /* Parses a whole decimal integer in [min, max]; false on anything else. */
@@ -59,13 +73,13 @@ int cli_add_set(cli_sets *sets, const char *command, const char *arg)
     return 0;
 }
 
-/* Loads `path` and applies every --set; prints the error and returns NULL
- * on failure. */
-rg_model *cli_load_model(const char *path, const cli_sets *sets)
+rg_model *cli_load_model(const char *path, const cli_sets *sets,
+                         int *status)
 {
     rg_model *m;
     rg_error err;
 
+    *status = 1;
     if (rg_model_load(path, &m, &err) != RG_STATUS_OK) {
         cli_print_error(&err);
         return NULL;
@@ -84,6 +98,7 @@ rg_model *cli_load_model(const char *path, const cli_sets *sets)
             fprintf(stderr, "%s: error: --set %s: %s\n", cli_program,
                     sets->items[i], err.message);
             rg_model_free(m);
+            *status = EXIT_USAGE;
             return NULL;
         }
     }

@@ -59,7 +59,7 @@ static int parse_bench_args(int argc, char **argv, bench_args *a)
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "n:e:t:s:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":n:e:t:s:h", options, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (!cli_parse_int(optarg, 1, 1000000, &a->steps)) {
@@ -87,7 +87,7 @@ static int parse_bench_args(int argc, char **argv, bench_args *a)
             fputs(bench_help, stdout);
             return -1;
         default:
-            return cli_usage_error("bench ", "invalid option");
+            return cli_option_error("bench ", argv, c);
         }
     }
     if (optind != argc - 1) {
@@ -221,9 +221,9 @@ int cmd_bench(int argc, char **argv)
     if (parsed != 0) {
         return parsed < 0 ? 0 : parsed;
     }
-    m = cli_load_model(a.model, &a.sets);
+    m = cli_load_model(a.model, &a.sets, &status);
     if (m == NULL) {
-        return 1;
+        return status;
     }
     rg_plan_options options = cli_plan_options(&a.flags);
     if (rg_model_build(m, a.entry, &g, &err) != RG_STATUS_OK ||

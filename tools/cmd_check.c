@@ -74,7 +74,7 @@ int cmd_check(int argc, char **argv)
     cli_sets sets = {{0}, 0};
     int c;
 
-    while ((c = getopt_long(argc, argv, "s:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:h", options, NULL)) != -1) {
         switch (c) {
         case 's':
             if (cli_add_set(&sets, "check ", optarg) != 0) {
@@ -85,16 +85,17 @@ int cmd_check(int argc, char **argv)
             fputs(check_help, stdout);
             return 0;
         default:
-            return cli_usage_error("check ", "invalid option");
+            return cli_option_error("check ", argv, c);
         }
     }
     if (optind != argc - 1) {
         return cli_usage_error("check ", "check needs exactly one MODEL file");
     }
 
-    rg_model *m = cli_load_model(argv[optind], &sets);
+    int load_status;
+    rg_model *m = cli_load_model(argv[optind], &sets, &load_status);
     if (m == NULL) {
-        return 1;
+        return load_status;
     }
     printf("model %s (%s)\n", rg_model_name(m), argv[optind]);
     for (int i = 0; i < rg_model_n_dims(m); i++) {

@@ -42,7 +42,7 @@ static int parse_plan_args(int argc, char **argv, const char *command,
 
     a->entry = "train";
     a->stage = "fused";
-    while ((c = getopt_long(argc, argv, "e:s:o:h", plan_options, NULL)) !=
+    while ((c = getopt_long(argc, argv, ":e:s:o:h", plan_options, NULL)) !=
            -1) {
         switch (c) {
         case 'e': a->entry = optarg; break;
@@ -66,7 +66,7 @@ static int parse_plan_args(int argc, char **argv, const char *command,
             fputs(help, stdout);
             return -1;
         default:
-            return cli_usage_error(command, "invalid option");
+            return cli_option_error(command, argv, c);
         }
     }
     if (optind != argc - 1) {
@@ -76,13 +76,15 @@ static int parse_plan_args(int argc, char **argv, const char *command,
     return 0;
 }
 
-/* Loads the model and builds the requested entry; NULL on failure. */
-static rg_graph *build_entry(const plan_args *a, rg_model **model)
+/* Loads the model and builds the requested entry. On failure returns NULL
+ * and stores the exit status in *status. */
+static rg_graph *build_entry(const plan_args *a, rg_model **model,
+                             int *status)
 {
     rg_graph *g = NULL;
     rg_error err;
 
-    *model = cli_load_model(a->model, &a->sets);
+    *model = cli_load_model(a->model, &a->sets, status);
     if (*model == NULL) {
         return NULL;
     }
@@ -139,7 +141,7 @@ int cmd_plan(int argc, char **argv)
     if (parsed != 0) {
         return parsed < 0 ? 0 : parsed;
     }
-    rg_graph *g = build_entry(&a, &m);
+    rg_graph *g = build_entry(&a, &m, &status);
     if (g != NULL) {
         rg_plan_options options = cli_plan_options(&a.flags);
         double t0 = seconds_now();
@@ -198,7 +200,7 @@ int cmd_dot(int argc, char **argv)
     if (rg_stage_parse(a.stage, &stage, &err) != RG_STATUS_OK) {
         return cli_usage_error("dot ", "%s", err.message);
     }
-    rg_graph *g = build_entry(&a, &m);
+    rg_graph *g = build_entry(&a, &m, &status);
     if (g != NULL && a.output != NULL && (out = fopen(a.output, "w")) ==
                                              NULL) {
         fprintf(stderr, "%s: error: cannot open '%s' for writing: %s\n",

@@ -66,7 +66,7 @@ static int parse_train_args(int argc, char **argv, train_args *a)
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "d:e:s:o:l:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:e:s:o:l:h", options, NULL)) != -1) {
         switch (c) {
         case 'd': a->data = optarg; break;
         case 'o': a->save = optarg; break;
@@ -100,7 +100,7 @@ static int parse_train_args(int argc, char **argv, train_args *a)
             fputs(train_help, stdout);
             return -1;
         default:
-            return cli_usage_error("train ", "invalid option");
+            return cli_option_error("train ", argv, c);
         }
     }
     if (optind != argc - 1) {
@@ -249,7 +249,7 @@ int cmd_train(int argc, char **argv)
         return parsed < 0 ? 0 : parsed;
     }
 
-    m = cli_load_model(a.model, &a.sets);
+    m = cli_load_model(a.model, &a.sets, &status);
     if (m == NULL) {
         goto done;
     }
