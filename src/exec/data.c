@@ -33,6 +33,8 @@
 #define DATA_IDX_TYPE_UBYTE 0x08
 #define DATA_CHUNK_BYTES 65536
 #define DATA_GZ_BUFFER_BYTES (128u * 1024u)
+/* First allocation for a payload, which then doubles as data arrives. */
+#define DATA_FIRST_BUFFER_BYTES (1u << 20)
 
 struct rg_dataset {
     int64_t n_rows;
@@ -243,23 +245,77 @@ static rg_status truncated_error(const char *path, const data_layout *lay,
 }
 
 /*
- * Reads the kept rows into `dst` (n_keep * n_cols elements of elem_bytes),
- * then reads past the other rows and checks that nothing follows them.
+ * Reads up to `n_bytes` into a heap buffer that grows as data arrives, so
+ * a header that declares more data than the file contains costs no more
+ * memory than the file. Stores the buffer in *out (the caller frees it,
+ * also on failure) and the count read in *n_read.
+ */
+static rg_status read_growing(data_source *src, uint64_t n_bytes,
+                              unsigned char **out, uint64_t *n_read,
+                              rg_error *err)
+{
+    uint64_t cap = n_bytes < DATA_FIRST_BUFFER_BYTES ? n_bytes
+                                                     : DATA_FIRST_BUFFER_BYTES;
+    unsigned char *buf = malloc(cap > 0 ? (size_t)cap : 1);
+    uint64_t done = 0;
+    rg_status st = RG_STATUS_OK;
+
+    while (buf != NULL && done < n_bytes && st == RG_STATUS_OK) {
+        size_t want;
+        size_t got = 0;
+
+        if (done == cap) {
+            uint64_t grown = cap < n_bytes / 2 ? 2 * cap : n_bytes;
+            unsigned char *p = realloc(buf, (size_t)grown);
+            if (p == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = p;
+            cap = grown;
+        }
+        want = (size_t)(cap - done);
+        st = source_read(src, buf + done, want, &got, err);
+        done += got;
+        if (got < want) {
+            break;
+        }
+    }
+    *out = buf;
+    *n_read = done;
+    if (buf == NULL) {
+        return rg_error_set(err, RG_STATUS_NO_MEMORY,
+                            "%s: out of memory after reading %llu of %llu "
+                            "bytes of data", src->path,
+                            (unsigned long long)done,
+                            (unsigned long long)n_bytes);
+    }
+    return st;
+}
+
+/*
+ * Reads the kept rows (n_keep * n_cols elements of elem_bytes) into a new
+ * heap buffer stored in *dst, which the caller frees, also on failure.
+ * Then reads past the other rows and checks that nothing follows them.
  */
 static rg_status read_payload(data_source *src, const data_layout *lay,
-                              void *dst, rg_error *err)
+                              void **dst, rg_error *err)
 {
     uint64_t keep_bytes = lay->n_keep * lay->n_cols * lay->elem_bytes;
     uint64_t skipped = 0;
+    uint64_t kept = 0;
+    unsigned char *data = NULL;
     size_t got = 0;
     unsigned char extra;
-    rg_status st = source_read(src, dst, (size_t)keep_bytes, &got, err);
+    rg_status st = read_growing(src, keep_bytes, &data, &kept, err);
 
+    *dst = data;
     if (st != RG_STATUS_OK) {
         return st;
     }
-    if (got < keep_bytes) {
-        return truncated_error(src->path, lay, got, err);
+    if (kept < keep_bytes) {
+        return truncated_error(src->path, lay, kept, err);
     }
     st = source_skip(src, lay->data_bytes - keep_bytes, &skipped, err);
     if (st != RG_STATUS_OK) {
@@ -282,24 +338,19 @@ static rg_status read_payload(data_source *src, const data_layout *lay,
     return st;
 }
 
+/*
+ * Creates a data set of n_rows x n_cols with no values yet: the loaders
+ * set `bytes` or `floats` once the data has been read.
+ */
 static rg_status alloc_dataset(const char *path, uint64_t n_rows,
-                               uint64_t n_cols, bool as_bytes,
-                               rg_dataset **out, rg_error *err)
+                               uint64_t n_cols, rg_dataset **out,
+                               rg_error *err)
 {
     rg_dataset *ds = calloc(1, sizeof(*ds));
-    size_t n = (size_t)(n_rows * n_cols);
 
-    if (ds != NULL && as_bytes) {
-        ds->bytes = malloc(n);
-    } else if (ds != NULL) {
-        ds->floats = malloc(n * sizeof(float));
-    }
-    if (ds == NULL || (ds->bytes == NULL && ds->floats == NULL)) {
-        free(ds);
-        return rg_error_set(err, RG_STATUS_NO_MEMORY,
-                            "%s: out of memory for %llu x %llu values", path,
-                            (unsigned long long)n_rows,
-                            (unsigned long long)n_cols);
+    if (ds == NULL) {
+        return rg_error_set(err, RG_STATUS_NO_MEMORY, "%s: out of memory",
+                            path);
     }
     ds->n_rows = (int64_t)n_rows;
     ds->n_cols = (int64_t)n_cols;
@@ -405,10 +456,12 @@ static rg_status idx_load(data_source *src, const rg_data_options *opt,
         st = layout_finish(src->path, &lay, opt->max_rows, err);
     }
     if (st == RG_STATUS_OK) {
-        st = alloc_dataset(src->path, lay.n_keep, lay.n_cols, true, &ds, err);
+        st = alloc_dataset(src->path, lay.n_keep, lay.n_cols, &ds, err);
     }
     if (st == RG_STATUS_OK) {
-        st = read_payload(src, &lay, ds->bytes, err);
+        void *data = NULL;
+        st = read_payload(src, &lay, &data, err);
+        ds->bytes = data;
     }
     if (st != RG_STATUS_OK) {
         rg_dataset_free(ds);
@@ -425,15 +478,18 @@ static rg_status npy_read_f64(data_source *src, const data_layout *lay,
                               rg_dataset *ds, rg_error *err)
 {
     uint64_t n = lay->n_keep * lay->n_cols;
-    double *tmp = malloc((size_t)n * sizeof(double));
-    rg_status st;
+    void *data = NULL;
+    rg_status st = read_payload(src, lay, &data, err);
+    double *tmp = data;
 
-    if (tmp == NULL) {
-        return rg_error_set(err, RG_STATUS_NO_MEMORY,
-                            "%s: out of memory for %llu float64 values",
-                            src->path, (unsigned long long)n);
+    if (st == RG_STATUS_OK) {
+        ds->floats = malloc((size_t)n * sizeof(float));
+        if (ds->floats == NULL) {
+            st = rg_error_set(err, RG_STATUS_NO_MEMORY,
+                              "%s: out of memory for %llu values",
+                              src->path, (unsigned long long)n);
+        }
     }
-    st = read_payload(src, lay, tmp, err);
     if (st == RG_STATUS_OK) {
         npz_decode_le(NPZ_DTYPE_F64, tmp, (int64_t)n);
     }
@@ -499,14 +555,18 @@ static rg_status npy_load(data_source *src, const rg_data_options *opt,
         st = layout_finish(src->path, &lay, opt->max_rows, err);
     }
     if (st == RG_STATUS_OK) {
-        st = alloc_dataset(src->path, lay.n_keep, lay.n_cols,
-                           h.dtype == NPZ_DTYPE_U8, &ds, err);
+        st = alloc_dataset(src->path, lay.n_keep, lay.n_cols, &ds, err);
     }
     if (st == RG_STATUS_OK && h.dtype == NPZ_DTYPE_F64) {
         st = npy_read_f64(src, &lay, ds, err);
     } else if (st == RG_STATUS_OK) {
-        st = read_payload(src, &lay, ds->bytes ? (void *)ds->bytes
-                                               : (void *)ds->floats, err);
+        void *data = NULL;
+        st = read_payload(src, &lay, &data, err);
+        if (h.dtype == NPZ_DTYPE_U8) {
+            ds->bytes = data;
+        } else {
+            ds->floats = data;
+        }
     }
     if (st == RG_STATUS_OK && ds->floats != NULL) {
         npz_decode_le(NPZ_DTYPE_F32, ds->floats, ds->n_rows * ds->n_cols);
