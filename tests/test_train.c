@@ -110,6 +110,82 @@ START_TEST(shipped_models_train)
 }
 END_TEST
 
+/*
+ * Trains `model` for one epoch on 1,000 images with `options` and returns
+ * every param in `params` (caller frees) and their total count.
+ */
+static int64_t train_with_options(const char *model,
+                                  const rg_plan_options *options,
+                                  float **params)
+{
+    char path[4096];
+    rg_data_options data = rg_data_options_default();
+    rg_model *m;
+    rg_dataset *ds;
+    rg_runtime *rt;
+    rg_trainer *t;
+    rg_epoch_stats stats;
+    rg_error err;
+    int64_t total = 0;
+
+    snprintf(path, sizeof(path), "%s/models/%s", source_root(), model);
+    ck_assert_int_eq(rg_model_load(path, &m, &err), RG_STATUS_OK);
+    data.max_rows = 1000;
+    ck_assert_int_eq(rg_dataset_load(TRAIN_DATA, &data, &ds, &err),
+                     RG_STATUS_OK);
+    ck_assert_int_eq(rg_runtime_new("cpu", 5, &rt, &err), RG_STATUS_OK);
+    ck_assert_msg(rg_trainer_new(m, "train", rt, options, &t, &err) ==
+                  RG_STATUS_OK, "%s", err.message);
+    ck_assert_msg(rg_trainer_run_epoch(t, ds, 5, 1, NULL, NULL, &stats,
+                                       &err) == RG_STATUS_OK, "%s",
+                  err.message);
+    for (int i = 0; i < rg_runtime_n_tensors(rt); i++) {
+        total += rg_shape_numel(rg_runtime_tensor_shape(rt, i));
+    }
+    *params = malloc((size_t)total * sizeof(float));
+    ck_assert_ptr_nonnull(*params);
+    for (int i = 0, at = 0; i < rg_runtime_n_tensors(rt); i++) {
+        int64_t n = rg_shape_numel(rg_runtime_tensor_shape(rt, i));
+        ck_assert_int_eq(rg_runtime_read(rt, rg_runtime_tensor_name(rt, i),
+                                         *params + at, n, &err),
+                         RG_STATUS_OK);
+        at += (int)n;
+    }
+    rg_trainer_free(t);
+    rg_runtime_free(rt);
+    rg_dataset_free(ds);
+    rg_model_free(m);
+    return total;
+}
+
+/*
+ * An epoch of the deterministic mean-field model with every optimisation
+ * on matches the plan with every optimisation off, to 1e-5 in relative
+ * norm: fusion, in-place updates and accumulating GEMMs change only the
+ * rounding.
+ */
+START_TEST(optimized_plan_trains_like_unoptimized)
+{
+    rg_plan_options off = {false, false, false};
+    rg_plan_options on = rg_plan_options_default();
+    float *a, *b;
+    double diff = 0.0, norm = 0.0;
+
+    require_data();
+    int64_t n = train_with_options("rbm-meanfield.yaml", &on, &a);
+    ck_assert_int_eq(train_with_options("rbm-meanfield.yaml", &off, &b), n);
+    for (int64_t i = 0; i < n; i++) {
+        diff += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        norm += (double)b[i] * b[i];
+    }
+    ck_assert_msg(sqrt(diff) <= 1e-5 * sqrt(norm),
+                  "relative difference %.3g exceeds 1e-5 over %lld values",
+                  sqrt(diff / norm), (long long)n);
+    free(a);
+    free(b);
+}
+END_TEST
+
 /* Runs a shell command; returns its exit status. */
 static int run(const char *command)
 {
@@ -215,6 +291,7 @@ static Suite *train_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, cd1_recon_error_falls);
     tcase_add_test(tc, shipped_models_train);
+    tcase_add_test(tc, optimized_plan_trains_like_unoptimized);
     tcase_add_test(tc, cli_train_writes_log_and_checkpoint);
     tcase_add_test(tc, cli_check_reports_location);
     suite_add_tcase(s, tc);
