@@ -236,7 +236,7 @@ START_TEST(cli_train_writes_log_and_checkpoint)
     ck_assert_int_eq(meta.step, 20);
     ck_assert_ptr_nonnull(meta.model_source);
     ck_assert_ptr_nonnull(strstr(meta.model_source, "rbm-cd1"));
-    free((char *)meta.model_source);
+    rg_checkpoint_meta_clear(&meta);
     rg_runtime_free(rt);
 
     snprintf(command, sizeof(command), "rm -rf '%s'", dir);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_checkpoint.h"
 #include "rg_config.h"
 
 static const char main_help[] =
@@ -19,6 +20,11 @@ static const char main_help[] =
     "Commands:\n"
     "  check MODEL   validate a model file and list its entry points\n"
     "  train MODEL   train a model on a data set\n"
+    "  eval CKPT     score a checkpoint: reconstruction error, free energy,\n"
+    "                pseudo-likelihood, log Z by AIS and log-likelihood\n"
+    "  sample CKPT   run Gibbs chains and save the samples as a PNG grid\n"
+    "  filters CKPT  save each hidden unit's weights as a PNG tile\n"
+    "  features CKPT save hidden probabilities of a data set as .npy\n"
     "  plan MODEL    list the planned steps, arena size and FLOPs\n"
     "  dot MODEL     draw the graph at a planner stage as Graphviz\n"
     "  bench MODEL   time a step against its matrix products alone\n"
@@ -52,6 +58,18 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "train") == 0) {
         return cmd_train(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "eval") == 0) {
+        return cmd_eval(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "sample") == 0) {
+        return cmd_sample(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "filters") == 0) {
+        return cmd_filters(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "features") == 0) {
+        return cmd_features(argc - 1, argv + 1);
     }
     if (strcmp(command, "plan") == 0) {
         return cmd_plan(argc - 1, argv + 1);

@@ -52,8 +52,17 @@ rg_status rg_checkpoint_save(rg_runtime *rt, const char *path,
 rg_status rg_checkpoint_load(rg_runtime *rt, const char *path,
                              rg_checkpoint_meta *meta, rg_error *err);
 
-/* Frees every pointer of metadata filled by rg_checkpoint_load and zeroes
- * it. NULL does nothing. */
+/*
+ * Reads only the metadata of the checkpoint at `path` into `meta`, which
+ * the caller releases with rg_checkpoint_meta_clear. Tensors are not read,
+ * so this is how a caller learns the seed and the model before it creates
+ * the runtime to load them into.
+ */
+rg_status rg_checkpoint_read_meta(const char *path, rg_checkpoint_meta *meta,
+                                  rg_error *err);
+
+/* Frees every pointer of metadata filled by rg_checkpoint_load or
+ * rg_checkpoint_read_meta and zeroes it. NULL does nothing. */
 void rg_checkpoint_meta_clear(rg_checkpoint_meta *meta);
 
 /*

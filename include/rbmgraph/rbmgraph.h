@@ -11,5 +11,7 @@
 #include "rbmgraph/data.h"
 #include "rbmgraph/checkpoint.h"
 #include "rbmgraph/train.h"
+#include "rbmgraph/eval.h"
+#include "rbmgraph/png.h"
 
 #endif

@@ -433,7 +433,8 @@ static rg_status check_against_runtime(const rg_runtime *rt, const char *path,
     return RG_STATUS_OK;
 }
 
-/* Reads member `index` into `c`, as metadata or as a tensor. */
+/* Reads member `index` into `c`, as metadata or as a tensor. With `rt`
+ * NULL only metadata is read and tensors are skipped. */
 static rg_status read_member(npz_reader *r, int index, const char *path,
                              const rg_runtime *rt, ckpt_contents *c,
                              rg_error *err)
@@ -450,6 +451,9 @@ static rg_status read_member(npz_reader *r, int index, const char *path,
                             "%s: member '%s' is not a .npy array", path,
                             member);
     }
+    if (rt == NULL && strncmp(member, CKPT_RESERVED_PREFIX, 2) != 0) {
+        return RG_STATUS_OK;
+    }
     st = npz_reader_read(r, index, &a, err);
     if (st == RG_STATUS_OK
         && strncmp(member, CKPT_RESERVED_PREFIX, 2) == 0) {
@@ -463,6 +467,26 @@ static rg_status read_member(npz_reader *r, int index, const char *path,
         }
     }
     npz_array_clear(&a);
+    return st;
+}
+
+/* Reads every member into `c` (tensors only when `rt` is not NULL). */
+static rg_status read_members(npz_reader *r, const char *path,
+                              const rg_runtime *rt, ckpt_contents *c,
+                              rg_error *err)
+{
+    rg_status st = RG_STATUS_OK;
+
+    for (int i = 0; i < npz_reader_n_members(r) && st == RG_STATUS_OK; i++) {
+        st = read_member(r, i, path, rt, c, err);
+    }
+    if (st == RG_STATUS_OK
+        && (c->meta.data_mean == NULL) != (c->meta.data_std == NULL)) {
+        st = rg_error_set(err, RG_STATUS_DATA,
+                          "%s: the checkpoint has only one of "
+                          "__data_mean__ and __data_std__; both or neither "
+                          "must be present", path);
+    }
     return st;
 }
 
@@ -510,21 +534,41 @@ rg_status rg_checkpoint_load(rg_runtime *rt, const char *path,
     }
 
     /* Read and check everything before the runtime changes. */
-    for (int i = 0; i < npz_reader_n_members(r) && st == RG_STATUS_OK; i++) {
-        st = read_member(r, i, path, rt, &c, err);
-    }
-    if (st == RG_STATUS_OK
-        && (c.meta.data_mean == NULL) != (c.meta.data_std == NULL)) {
-        st = rg_error_set(err, RG_STATUS_DATA,
-                          "%s: the checkpoint has only one of "
-                          "__data_mean__ and __data_std__; both or neither "
-                          "must be present", path);
+    if (st == RG_STATUS_OK) {
+        st = read_members(r, path, rt, &c, err);
     }
     npz_reader_free(r);
     if (st == RG_STATUS_OK) {
         st = apply_tensors(rt, &c, err);
     }
     if (st == RG_STATUS_OK && meta != NULL) {
+        *meta = c.meta;
+        memset(&c.meta, 0, sizeof(c.meta));
+    }
+    contents_free(&c);
+    return st;
+}
+
+rg_status rg_checkpoint_read_meta(const char *path, rg_checkpoint_meta *meta,
+                                  rg_error *err)
+{
+    npz_reader *r = NULL;
+    ckpt_contents c = {0};
+    rg_status st;
+
+    if (path == NULL || meta == NULL) {
+        return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
+                            "rg_checkpoint_read_meta: path and meta must not "
+                            "be NULL");
+    }
+    memset(meta, 0, sizeof(*meta));
+    st = npz_reader_open(path, &r, err);
+    if (st != RG_STATUS_OK) {
+        return st;
+    }
+    st = read_members(r, path, NULL, &c, err);
+    npz_reader_free(r);
+    if (st == RG_STATUS_OK) {
         *meta = c.meta;
         memset(&c.meta, 0, sizeof(c.meta));
     }
