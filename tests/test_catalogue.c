@@ -638,6 +638,164 @@ START_TEST(data_not_fitting_rejected)
 }
 END_TEST
 
+/* --- diverging runs ------------------------------------------------------- */
+
+static int run_program(const char *const *args, const char *err_path);
+
+/*
+ * A model whose param grows by a factor lr per step: with lr = 1000, W
+ * is 1e36 after step 11 and overflows to Inf in the update of step 12.
+ * Its metric becomes NaN (Inf - Inf) at step 13, the first step that
+ * reads the overflowed W. Metric `blind` never sees W.
+ */
+static const char grow_model[] =
+    "model: grow\n"
+    "dims: {batch: 2, n: 3}\n"
+    "hyper: {lr: 1000}\n"
+    "params:\n"
+    "  W: {shape: [n], init: {constant: 1}}\n"
+    "inputs:\n"
+    "  v0: {shape: [batch, n]}\n"
+    "updates:\n"
+    "  W: W * lr\n"
+    "metrics:\n"
+    "  m: mean(v0 * W) - sum(v0 * W)\n";
+
+/* Trains `text` on 24 rows of 3 values (12 steps per epoch) from epoch 1
+ * until an epoch fails; returns that epoch and leaves the trainer's step
+ * in *step. */
+static int train_until_failure(const char *text, int64_t interval,
+                               rg_error *err, uint64_t *step)
+{
+    char path[512];
+    rg_model *m = NULL;
+    rg_dataset *ds = NULL;
+    rg_runtime *rt = NULL;
+    rg_trainer *t = NULL;
+    rg_epoch_stats stats;
+    rg_error setup;
+    int epoch;
+
+    write_idx(tmp_path("grow.idx", path, sizeof(path)), 24, 3);
+    ck_assert_int_eq(rg_model_load_string(text, strlen(text), "grow.yaml", &m,
+                                          &setup), RG_STATUS_OK);
+    ck_assert_int_eq(rg_dataset_load(path, NULL, &ds, &setup), RG_STATUS_OK);
+    ck_assert_int_eq(rg_runtime_new("cpu", 1, &rt, &setup), RG_STATUS_OK);
+    ck_assert_int_eq(rg_trainer_new(m, "train", rt, NULL, &t, &setup),
+                     RG_STATUS_OK);
+    ck_assert_int_eq(rg_trainer_set_metric_interval(t, interval, &setup),
+                     RG_STATUS_OK);
+    for (epoch = 1; epoch <= 10; epoch++) {
+        if (rg_trainer_run_epoch(t, ds, 1, (uint64_t)epoch, NULL, NULL,
+                                 &stats, err) != RG_STATUS_OK) {
+            break;
+        }
+    }
+    *step = rg_trainer_step(t);
+    rg_trainer_free(t);
+    rg_runtime_free(rt);
+    rg_dataset_free(ds);
+    rg_model_free(m);
+    return epoch;
+}
+
+START_TEST(divergence_names_metric_and_tensor)
+{
+    rg_error err;
+    uint64_t step;
+    int epoch = train_until_failure(grow_model, 1, &err, &step);
+
+    ck_assert_int_eq(epoch, 2);
+    expect_error("divergence", err.code, &err, RG_STATUS_NUMERIC,
+                 "metric 'm' is NaN at step 13, and tensor 'W' has Inf at "
+                 "element 0; training diverged (try a smaller learning "
+                 "rate)");
+    /* The run stopped at the step that saw the NaN. */
+    ck_assert_int_eq(step, 14);
+}
+END_TEST
+
+START_TEST(divergence_within_metric_interval)
+{
+    rg_error err;
+    uint64_t step;
+    int epoch = train_until_failure(grow_model, 5, &err, &step);
+
+    ck_assert_int_eq(epoch, 2);
+    expect_error("divergence", err.code, &err, RG_STATUS_NUMERIC,
+                 "and tensor 'W' has Inf at element 0");
+    /* Metrics are read at minibatches 0, 5 and 10 of each epoch, which in
+     * epoch 2 are steps 12, 17 and 22: step 17 is the first read after W
+     * overflowed. */
+    ck_assert_int_eq(step, 18);
+}
+END_TEST
+
+/* A metric that never sees the NaN: the end-of-epoch check finds W. */
+START_TEST(divergence_found_at_epoch_end)
+{
+    char text[sizeof(grow_model) + 64];
+    rg_error err;
+    uint64_t step;
+    int epoch;
+
+    snprintf(text, sizeof(text), "%.*s  m: sum(v0)\n",
+             (int)(strstr(grow_model, "  m:") - grow_model), grow_model);
+    epoch = train_until_failure(text, 1, &err, &step);
+    ck_assert_int_eq(epoch, 2);
+    expect_error("divergence", err.code, &err, RG_STATUS_NUMERIC,
+                 "tensor 'W' has Inf at element 0 after step 23; training "
+                 "diverged (try a smaller learning rate)");
+    ck_assert_int_eq(step, 24);
+}
+END_TEST
+
+/* Through the program: the checkpoint of the last good epoch survives. */
+START_TEST(divergence_keeps_last_checkpoint)
+{
+    const char *args[] = {"train", "@DIR/grow.yaml", "--data",
+                          "@DIR/grow.idx", "--epochs", "3", "--set",
+                          "lr=1000", "--save", "@DIR/grow.npz", NULL};
+    char path[512];
+    char err_path[512];
+    char *text;
+    size_t n;
+    float w[3];
+    rg_runtime *rt = NULL;
+    rg_checkpoint_meta meta = {0};
+    rg_error err;
+
+    write_file(tmp_path("grow.yaml", path, sizeof(path)), grow_model,
+               strlen(grow_model));
+    write_idx(tmp_path("grow.idx", path, sizeof(path)), 24, 3);
+    tmp_path("stderr.txt", err_path, sizeof(err_path));
+    ck_assert_int_eq(run_program(args, err_path), 1);
+    text = (char *)read_whole(err_path, &n);
+    text[n] = '\0';
+    ck_assert_msg(strstr(text, "metric 'm' is NaN at step 13, and tensor 'W' "
+                               "has Inf at element 0") != NULL,
+                  "stderr: %s", text);
+    ck_assert_msg(strstr(text, "grow.npz still contains the checkpoint of "
+                               "epoch 1, saved before training diverged")
+                      != NULL, "stderr: %s", text);
+    free(text);
+
+    /* The checkpoint loads and holds epoch 1's finite W = 1000^12. */
+    ck_assert_int_eq(rg_runtime_new("cpu", 1, &rt, &err), RG_STATUS_OK);
+    ck_assert_int_eq(rg_checkpoint_load(rt, tmp_path("grow.npz", path,
+                                                     sizeof(path)),
+                                        &meta, &err), RG_STATUS_OK);
+    ck_assert_int_eq(meta.epoch, 1);
+    ck_assert_int_eq(meta.step, 12);
+    ck_assert_int_eq(rg_runtime_read(rt, "W", w, 3, &err), RG_STATUS_OK);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_float_eq_tol(w[i], 1e36f, 1e31f);
+    }
+    free((char *)meta.model_source);
+    rg_runtime_free(rt);
+}
+END_TEST
+
 /* --- checkpoints ---------------------------------------------------------- */
 
 static const float w_values[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
@@ -999,6 +1157,7 @@ static Suite *catalogue_suite(void)
     TCase *tc_data = tcase_create("data files");
     TCase *tc_ckpt = tcase_create("checkpoints");
     TCase *tc_cli = tcase_create("command lines");
+    TCase *tc_diverge = tcase_create("diverging runs");
 
     tcase_add_loop_test(tc_model, model_file_rejected, 0, N_MODEL_CASES);
     tcase_add_test(tc_model, model_nul_byte_rejected);
@@ -1013,6 +1172,12 @@ static Suite *catalogue_suite(void)
 
     tcase_add_loop_test(tc_ckpt, checkpoint_rejected, 0, N_CKPT_CASES);
     suite_add_tcase(s, tc_ckpt);
+
+    tcase_add_test(tc_diverge, divergence_names_metric_and_tensor);
+    tcase_add_test(tc_diverge, divergence_within_metric_interval);
+    tcase_add_test(tc_diverge, divergence_found_at_epoch_end);
+    tcase_add_test(tc_diverge, divergence_keeps_last_checkpoint);
+    suite_add_tcase(s, tc_diverge);
 
     tcase_add_loop_test(tc_cli, command_line_rejected, 0, N_CLI_CASES);
     suite_add_tcase(s, tc_cli);

@@ -386,6 +386,12 @@ static int run_training(const train_args *a, train_run *r)
                 fputc('\n', stderr);
             }
             cli_print_error(&err);
+            if (err.code == RG_STATUS_NUMERIC && a->save != NULL
+                && e > r->first_epoch) {
+                fprintf(stderr, "%s: %s still contains the checkpoint of "
+                        "epoch %lld, saved before training diverged\n",
+                        cli_program, a->save, e - 1);
+            }
             status = 1;
             break;
         }

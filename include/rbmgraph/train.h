@@ -80,7 +80,10 @@ typedef struct rg_epoch_stats {
  * step it starts from. A checkpoint that stores those resumes a run
  * exactly. Fails with RG_STATUS_DATA when the data's column count differs from the model's
  * input or the data has fewer rows than one minibatch, and with
- * RG_STATUS_NUMERIC when a metric becomes NaN or infinite.
+ * RG_STATUS_NUMERIC when a metric becomes NaN or infinite or when a param
+ * or state tensor contains a NaN or Inf after the epoch's last step. The
+ * message names the metric, the step and the first such tensor, so an
+ * epoch that succeeds leaves only finite values to checkpoint.
  */
 rg_status rg_trainer_run_epoch(rg_trainer *t, const rg_dataset *ds,
                                uint64_t seed, uint64_t epoch,

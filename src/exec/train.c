@@ -2,9 +2,12 @@
  * The training loop: shuffled minibatches through a model's train entry,
  * with per-epoch means of its metrics. By default metrics are read after
  * every step so that a NaN or Inf stops the run at the step where it first
- * appears; rg_trainer_set_metric_interval reads them less often.
+ * appears; rg_trainer_set_metric_interval reads them less often. Params
+ * and state are checked for NaN and Inf at the end of every epoch, so an
+ * epoch that succeeds never leaves non-finite values to checkpoint.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +16,7 @@
 #include "rbmgraph/train.h"
 
 struct rg_trainer {
+    rg_runtime *rt;
     rg_graph *graph;
     rg_plan *plan;
     rg_exec *exec;
@@ -132,6 +136,7 @@ rg_status rg_trainer_new(const rg_model *m, const char *entry,
         rg_trainer_free(t);
         return st;
     }
+    t->rt = rt;
     t->metric_interval = 1;
     *out = t;
     return RG_STATUS_OK;
@@ -219,6 +224,108 @@ static rg_status check_data(const rg_trainer *t, const rg_dataset *ds,
     return RG_STATUS_OK;
 }
 
+/* Formats a float for a message, spelling NaN and Inf without a sign
+ * bit's "-nan". */
+static const char *value_str(float value, char *buf, size_t size)
+{
+    if (isnan(value)) {
+        return "NaN";
+    }
+    if (isinf(value)) {
+        return value > 0 ? "Inf" : "-Inf";
+    }
+    snprintf(buf, size, "%g", (double)value);
+    return buf;
+}
+
+/* The first NaN or Inf in the runtime's persistent tensors. */
+typedef struct nonfinite {
+    int tensor; /* runtime tensor index, or -1 when every value is finite */
+    int64_t element;
+    float value;
+} nonfinite;
+
+/* Scans params and state, in creation order, for the first NaN or Inf. */
+static rg_status find_nonfinite(const rg_trainer *t, nonfinite *out,
+                                rg_error *err)
+{
+    rg_status st = RG_STATUS_OK;
+
+    out->tensor = -1;
+    for (int i = 0; i < rg_runtime_n_tensors(t->rt) && out->tensor < 0
+                    && st == RG_STATUS_OK; i++) {
+        int64_t n = rg_shape_numel(rg_runtime_tensor_shape(t->rt, i));
+        float *values = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+
+        if (values == NULL) {
+            return rg_error_set(err, RG_STATUS_NO_MEMORY,
+                                "out of memory checking tensors for NaN");
+        }
+        st = rg_runtime_read(t->rt, rg_runtime_tensor_name(t->rt, i), values,
+                             n, err);
+        for (int64_t k = 0; k < n && st == RG_STATUS_OK; k++) {
+            if (!isfinite(values[k])) {
+                *out = (nonfinite){i, k, values[k]};
+                break;
+            }
+        }
+        free(values);
+    }
+    return st;
+}
+
+/* Fails with RG_STATUS_NUMERIC for metric `name` = `value`, naming the
+ * first param or state tensor that is no longer finite. */
+static rg_status metric_diverged(const rg_trainer *t, const char *name,
+                                 float value, rg_error *err)
+{
+    char metric_text[32];
+    char tensor_text[32];
+    nonfinite bad;
+    rg_status st = find_nonfinite(t, &bad, err);
+
+    if (st != RG_STATUS_OK) {
+        return st;
+    }
+    if (bad.tensor < 0) {
+        return rg_error_set(err, RG_STATUS_NUMERIC,
+                            "metric '%s' is %s at step %llu, while params "
+                            "and state are still finite; training diverged "
+                            "(try a smaller learning rate)", name,
+                            value_str(value, metric_text, sizeof(metric_text)),
+                            (unsigned long long)t->step);
+    }
+    return rg_error_set(err, RG_STATUS_NUMERIC,
+                        "metric '%s' is %s at step %llu, and tensor '%s' "
+                        "has %s at element %lld; training diverged (try a "
+                        "smaller learning rate)", name,
+                        value_str(value, metric_text, sizeof(metric_text)),
+                        (unsigned long long)t->step,
+                        rg_runtime_tensor_name(t->rt, bad.tensor),
+                        value_str(bad.value, tensor_text, sizeof(tensor_text)),
+                        (long long)bad.element);
+}
+
+/* Fails with RG_STATUS_NUMERIC when a param or state tensor contains a
+ * NaN or Inf after the last step of an epoch. */
+static rg_status check_tensors_finite(const rg_trainer *t, rg_error *err)
+{
+    char text[32];
+    nonfinite bad;
+    rg_status st = find_nonfinite(t, &bad, err);
+
+    if (st != RG_STATUS_OK || bad.tensor < 0) {
+        return st;
+    }
+    return rg_error_set(err, RG_STATUS_NUMERIC,
+                        "tensor '%s' has %s at element %lld after step %llu; "
+                        "training diverged (try a smaller learning rate)",
+                        rg_runtime_tensor_name(t->rt, bad.tensor),
+                        value_str(bad.value, text, sizeof(text)),
+                        (long long)bad.element,
+                        (unsigned long long)(t->step - 1));
+}
+
 /* Runs one minibatch and, when `read_metrics`, adds its metrics to `sums`. */
 static rg_status run_batch(rg_trainer *t, const float *batch, double *sums,
                            bool read_metrics, rg_error *err)
@@ -235,10 +342,7 @@ static rg_status run_batch(rg_trainer *t, const float *batch, double *sums,
 
         st = rg_exec_get_output(t->exec, name, &value, 1, err);
         if (st == RG_STATUS_OK && !isfinite(value)) {
-            st = rg_error_set(err, RG_STATUS_NUMERIC,
-                              "metric '%s' is %g at step %llu; training "
-                              "diverged (try a smaller learning rate)", name,
-                              (double)value, (unsigned long long)t->step);
+            st = metric_diverged(t, name, value, err);
         }
         sums[i] += value;
     }
@@ -280,6 +384,9 @@ rg_status rg_trainer_run_epoch(rg_trainer *t, const rg_dataset *ds,
         if (on_batch != NULL) {
             on_batch(b + 1, n_batches, user);
         }
+    }
+    if (st == RG_STATUS_OK) {
+        st = check_tensors_finite(t, err);
     }
     for (int i = 0; i < t->n_metrics; i++) {
         t->means[i] /= (double)n_read;
