@@ -638,9 +638,95 @@ START_TEST(data_not_fitting_rejected)
 }
 END_TEST
 
+static int run_program(const char *const *args, const char *err_path);
+
+/* --- sizes beyond memory --------------------------------------------------- */
+
+/*
+ * Input x has 46340 x 46340 = 2,147,395,600 elements, just under the
+ * limit, and each of 500 outputs is a separate tensor of that size: an
+ * arena of 4.3e12 bytes, beyond the RAM and swap of the machines the
+ * tests run on.
+ */
+static char *make_huge_arena_model(void)
+{
+    enum { N_OUTPUTS = 500 };
+    size_t size = 256 + (size_t)N_OUTPUTS * 32;
+    char *text = malloc(size);
+    size_t n;
+
+    ck_assert_ptr_nonnull(text);
+    n = (size_t)snprintf(text, size, "model: huge\n"
+                         "dims: {a: 46340}\n"
+                         "inputs:\n  x: {shape: [a, a]}\n"
+                         "outputs:\n");
+    for (int i = 0; i < N_OUTPUTS; i++) {
+        n += (size_t)snprintf(text + n, size - n, "  o%d: x * %d\n", i,
+                              i + 2);
+    }
+    return text;
+}
+
+START_TEST(arena_too_large_rejected)
+{
+    char *text = make_huge_arena_model();
+    char expected[128];
+    rg_model *m = NULL;
+    rg_graph *g = NULL;
+    rg_plan *plan = NULL;
+    rg_runtime *rt = NULL;
+    rg_exec *ex = NULL;
+    rg_error err;
+    rg_status st;
+
+    ck_assert_int_eq(rg_model_load_string(text, strlen(text), "huge.yaml",
+                                          &m, &err), RG_STATUS_OK);
+    ck_assert_int_eq(rg_model_build(m, "train", &g, &err), RG_STATUS_OK);
+    ck_assert_int_eq(rg_plan_build(g, NULL, &plan, &err), RG_STATUS_OK);
+    ck_assert_int_gt(rg_plan_arena_bytes(plan), INT64_C(1) << 41);
+    ck_assert_int_eq(rg_runtime_new("cpu", 1, &rt, &err), RG_STATUS_OK);
+
+    st = rg_exec_new(rt, plan, &ex, &err);
+    snprintf(expected, sizeof(expected), "cannot allocate the plan's arena "
+             "of %lld bytes", (long long)rg_plan_arena_bytes(plan));
+    expect_error("arena", st, &err, RG_STATUS_NO_MEMORY, expected);
+    expect_error("arena", st, &err, RG_STATUS_NO_MEMORY,
+                 "more than this machine's");
+    expect_error("arena", st, &err, RG_STATUS_NO_MEMORY, "use smaller dims");
+    ck_assert_ptr_null(ex);
+
+    rg_runtime_free(rt);
+    rg_plan_free(plan);
+    rg_graph_free(g);
+    rg_model_free(m);
+    free(text);
+}
+END_TEST
+
+/* The same model through the program: exit status 1 and the sizes. */
+START_TEST(arena_too_large_cli)
+{
+    const char *args[] = {"train", "@DIR/huge.yaml", "--data", "@DATA",
+                          "--epochs", "1", NULL};
+    char path[512];
+    char err_path[512];
+    char *text = make_huge_arena_model();
+    size_t n;
+
+    write_file(tmp_path("huge.yaml", path, sizeof(path)), text, strlen(text));
+    free(text);
+    write_idx(tmp_path("small.idx", path, sizeof(path)), 8, 6);
+    tmp_path("stderr.txt", err_path, sizeof(err_path));
+    ck_assert_int_eq(run_program(args, err_path), 1);
+    text = (char *)read_whole(err_path, &n);
+    text[n] = '\0';
+    ck_assert_msg(strstr(text, "rbm-graph: error:") != NULL, "%s", text);
+    free(text);
+}
+END_TEST
+
 /* --- diverging runs ------------------------------------------------------- */
 
-static int run_program(const char *const *args, const char *err_path);
 
 /*
  * A model whose param grows by a factor lr per step: with lr = 1000, W
@@ -1158,6 +1244,7 @@ static Suite *catalogue_suite(void)
     TCase *tc_ckpt = tcase_create("checkpoints");
     TCase *tc_cli = tcase_create("command lines");
     TCase *tc_diverge = tcase_create("diverging runs");
+    TCase *tc_limits = tcase_create("sizes beyond memory");
 
     tcase_add_loop_test(tc_model, model_file_rejected, 0, N_MODEL_CASES);
     tcase_add_test(tc_model, model_nul_byte_rejected);
@@ -1178,6 +1265,10 @@ static Suite *catalogue_suite(void)
     tcase_add_test(tc_diverge, divergence_found_at_epoch_end);
     tcase_add_test(tc_diverge, divergence_keeps_last_checkpoint);
     suite_add_tcase(s, tc_diverge);
+
+    tcase_add_test(tc_limits, arena_too_large_rejected);
+    tcase_add_test(tc_limits, arena_too_large_cli);
+    suite_add_tcase(s, tc_limits);
 
     tcase_add_loop_test(tc_cli, command_line_rejected, 0, N_CLI_CASES);
     suite_add_tcase(s, tc_cli);

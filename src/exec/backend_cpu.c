@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "exec/backend.h"
@@ -73,12 +74,37 @@ static rg_status cpu_set_threads(backend *b, int n_threads, rg_error *err)
     return RG_STATUS_OK;
 }
 
+/* This machine's RAM plus swap in bytes, or 0 when sysinfo fails. */
+static uint64_t machine_memory_bytes(void)
+{
+    struct sysinfo info;
+
+    if (sysinfo(&info) != 0) {
+        return 0;
+    }
+    return ((uint64_t)info.totalram + (uint64_t)info.totalswap)
+           * info.mem_unit;
+}
+
 static backend_buffer *cpu_buffer_new(backend *b, int64_t bytes,
                                       rg_error *err)
 {
-    backend_buffer *buf = malloc(sizeof(*buf));
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    uint64_t limit = machine_memory_bytes();
+    backend_buffer *buf;
 
     (void)b;
+    /* Linux may grant such a request and kill the process when the memset
+     * below touches the pages, so it is rejected before allocating. */
+    if (limit > 0 && (uint64_t)bytes > limit) {
+        rg_error_set(err, RG_STATUS_NO_MEMORY,
+                     "%lld bytes (%.1f GiB) of host memory requested, more "
+                     "than this machine's %.1f GiB of RAM and swap",
+                     (long long)bytes, (double)bytes / gib,
+                     (double)limit / gib);
+        return NULL;
+    }
+    buf = malloc(sizeof(*buf));
     if (buf == NULL) {
         rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
         return NULL;
@@ -89,8 +115,8 @@ static backend_buffer *cpu_buffer_new(backend *b, int64_t bytes,
     if (buf->data == NULL) {
         free(buf);
         rg_error_set(err, RG_STATUS_NO_MEMORY,
-                     "out of memory allocating %lld bytes of host memory",
-                     (long long)bytes);
+                     "out of memory allocating %lld bytes (%.1f GiB) of host "
+                     "memory", (long long)bytes, (double)bytes / gib);
         return NULL;
     }
     memset(buf->data, 0, rounded);

@@ -129,7 +129,8 @@ rg_status rg_exec_new(rg_runtime *rt, const rg_plan *plan, rg_exec **out,
         snprintf(why, sizeof(why), "%s", err->message);
         rg_exec_free(ex);
         return rg_error_set(err, err->code, "cannot allocate the plan's "
-                            "arena of %lld bytes: %s", (long long)arena_bytes,
+                            "arena of %lld bytes: %s; use smaller dims (for "
+                            "example a smaller batch)", (long long)arena_bytes,
                             why);
     }
     ex->buffers[PLAN_ARENA_BUFFER] = ex->arena;

@@ -211,7 +211,8 @@ rg_status rg_runtime_add_tensor(rg_runtime *rt, const char *name,
             rt->tensors = grown;
         }
         return rg_error_set(err, RG_STATUS_NO_MEMORY,
-                            "out of memory creating tensor '%s'", name);
+                            "out of memory creating tensor '%s' of %lld "
+                            "bytes", name, (long long)bytes);
     }
     rt->tensors = grown;
     fill_init(host, n, init, rt->seed, name_stream(name));
