@@ -30,6 +30,11 @@ static const char bench_help[] =
     "      --no-fuse         one kernel per operation\n"
     "      --no-reuse        give every tensor its own arena range\n"
     "      --profile         also print the mean time of every step\n"
+    "      --device NAME     device to time: cpu (default; two rows, by\n"
+    "                        thread count), auto, opencl or opencl:P:D\n"
+    "                        (one row; see 'rbm-graph devices')\n"
+    "      --no-cache        compile OpenCL kernels without the program\n"
+    "                        cache\n"
     "  -h, --help            show this help and exit\n";
 
 typedef struct bench_args {
@@ -38,13 +43,18 @@ typedef struct bench_args {
     long long steps;
     long long threads;
     bool profile;
+    const char *device;
+    bool no_cache;
     cli_plan_flags flags;
     cli_sets sets;
 } bench_args;
 
 static int parse_bench_args(int argc, char **argv, bench_args *a)
 {
-    enum { OPT_NO_SIMPLIFY = 256, OPT_NO_FUSE, OPT_NO_REUSE, OPT_PROFILE };
+    enum {
+        OPT_NO_SIMPLIFY = 256, OPT_NO_FUSE, OPT_NO_REUSE, OPT_PROFILE,
+        OPT_DEVICE, OPT_NO_CACHE
+    };
     static const struct option options[] = {
         {"steps", required_argument, NULL, 'n'},
         {"entry", required_argument, NULL, 'e'},
@@ -54,6 +64,8 @@ static int parse_bench_args(int argc, char **argv, bench_args *a)
         {"no-fuse", no_argument, NULL, OPT_NO_FUSE},
         {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
         {"profile", no_argument, NULL, OPT_PROFILE},
+        {"device", required_argument, NULL, OPT_DEVICE},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -78,6 +90,8 @@ static int parse_bench_args(int argc, char **argv, bench_args *a)
         case OPT_NO_FUSE: a->flags.no_fuse = true; break;
         case OPT_NO_REUSE: a->flags.no_reuse = true; break;
         case OPT_PROFILE: a->profile = true; break;
+        case OPT_DEVICE: a->device = optarg; break;
+        case OPT_NO_CACHE: a->no_cache = true; break;
         case 's':
             if (cli_add_set(&a->sets, "bench ", optarg) != 0) {
                 return EXIT_USAGE;
@@ -162,6 +176,11 @@ static rg_status print_profile(rg_exec *ex, int n_runs, rg_error *err)
     return st;
 }
 
+static bool on_cpu(const bench_args *a)
+{
+    return a->device == NULL || strcmp(a->device, "cpu") == 0;
+}
+
 /* Times `plan` with `threads` threads (0: default) and prints a row. */
 static rg_status bench_row(const bench_args *a, const rg_model *m,
                            const rg_plan *plan, int threads, rg_error *err)
@@ -169,10 +188,17 @@ static rg_status bench_row(const bench_args *a, const rg_model *m,
     rg_runtime *rt = NULL;
     rg_exec *ex = NULL;
     rg_bench_result r;
-    rg_status st = rg_runtime_new("cpu", 1, &rt, err);
+    rg_status st = rg_runtime_new(on_cpu(a) ? "cpu" : a->device, 1, &rt, err);
 
     if (st == RG_STATUS_OK) {
         st = rg_runtime_set_threads(rt, threads, err);
+    }
+    if (st == RG_STATUS_OK && a->no_cache) {
+        st = rg_runtime_set_cache(rt, false, NULL, err);
+    }
+    if (st == RG_STATUS_OK && !on_cpu(a)) {
+        printf("device %s\n%-8s %10s %10s %8s %12s\n", rg_runtime_device(rt),
+               "", "step ms", "gemm ms", "ratio", "samples/s");
     }
     if (st == RG_STATUS_OK) {
         st = rg_exec_new(rt, plan, &ex, err);
@@ -192,7 +218,8 @@ static rg_status bench_row(const bench_args *a, const rg_model *m,
         double rows = in.rank > 0 ? (double)in.dims[0] : 1.0;
 
         printf("%-8s %10.3f %10.3f %8.3f %12.0f\n",
-               threads == 0 ? "default" : threads == 1 ? "1" : "n",
+               !on_cpu(a) ? "device" : threads == 0 ? "default"
+               : threads == 1 ? "1" : "n",
                1e3 * r.step_seconds, 1e3 * r.gemm_seconds,
                r.step_seconds / r.gemm_seconds, rows / r.step_seconds);
         fflush(stdout);
@@ -234,10 +261,12 @@ int cmd_bench(int argc, char **argv)
     printf("model %s, entry %s: %d matrix products, %d other kernels, "
            "%d steps per round\n", rg_model_name(m), a.entry,
            rg_plan_n_gemms(plan), rg_plan_n_kernels(plan), (int)a.steps);
-    printf("%-8s %10s %10s %8s %12s\n", "threads", "step ms", "gemm ms",
-           "ratio", "samples/s");
+    if (on_cpu(&a)) {
+        printf("%-8s %10s %10s %8s %12s\n", "threads", "step ms", "gemm ms",
+               "ratio", "samples/s");
+    }
     if (bench_row(&a, m, plan, (int)a.threads, &err) != RG_STATUS_OK ||
-        bench_row(&a, m, plan, 1, &err) != RG_STATUS_OK) {
+        (on_cpu(&a) && bench_row(&a, m, plan, 1, &err) != RG_STATUS_OK)) {
         cli_print_error(&err);
         goto done;
     }
