@@ -65,7 +65,7 @@ int cli_checkpoint_model(const cli_checkpoint *c, const cli_sets *sets,
 
     *out = NULL;
     if (c->meta.model_source == NULL) {
-        fprintf(stderr, "%s: error: %s: the checkpoint holds no model text "
+        fprintf(stderr, "%s: error: %s: the checkpoint contains no model text "
                 "(member __model__); it was not written by rbm-graph "
                 "train\n", cli_program, c->path);
         return 1;

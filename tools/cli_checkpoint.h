@@ -64,8 +64,8 @@ bool cli_settings_get(const char *lines, const char *key, char *buf,
                       size_t size);
 
 /*
- * Loads the data set at `path` with `options` and, when `meta` holds a
- * standardisation, applies it. Prints the error and returns NULL on
+ * Loads the data set at `path` with `options` and, when `meta` contains
+ * a standardisation, applies it. Prints the error and returns NULL on
  * failure.
  */
 rg_dataset *cli_load_dataset(const char *path, const rg_data_options *options,

@@ -73,7 +73,7 @@ typedef struct eval_args {
     cli_sets sets;
 } eval_args;
 
-/* Parses a count option into *out; prints the usage error on failure. */
+/* Parses a count option into *out, printing the usage error on failure. */
 static int parse_count(const char *option, const char *text, long long min,
                        long long max, long long *out)
 {
@@ -208,7 +208,7 @@ static int read_temperatures(const char *path, double **betas,
     }
     fclose(f);
     if (n < 2) {
-        fprintf(stderr, "%s: error: %s holds %zu inverse temperatures; AIS "
+        fprintf(stderr, "%s: error: %s contains %zu inverse temperatures; AIS "
                 "needs at least 2, from 0 up to 1\n", cli_program, path, n);
         free(values);
         return 1;
@@ -268,7 +268,7 @@ static int load_eval_data(const eval_args *a, const cli_checkpoint *c,
     return 0;
 }
 
-/* Held-out and training values of one metric; NAN when not measured. */
+/* Held-out and training values of one metric, NAN when not measured. */
 typedef struct metric_pair {
     double held_out;
     double train;

@@ -13,7 +13,7 @@
 
 #include "cli_checkpoint.h"
 
-/* Random steps of sampling runs; far above any training step. */
+/* Random steps of sampling runs, far above any training step. */
 #define SAMPLE_STEP_BASE (UINT64_C(3) << 61)
 #define SAMPLE_STEP_RANGE (UINT64_C(1) << 32)
 
@@ -513,7 +513,7 @@ static int read_filters(const filters_args *a, rg_runtime *rt, float **tiles,
     rg_error err;
 
     if (index < 0) {
-        fprintf(stderr, "%s: error: %s holds no tensor '%s'; name the "
+        fprintf(stderr, "%s: error: %s contains no tensor '%s'; name the "
                 "weight matrix with --param\n", cli_program, a->checkpoint,
                 a->param);
         return 1;

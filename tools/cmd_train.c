@@ -18,8 +18,8 @@
 #include "cli.h"
 #include "cli_checkpoint.h"
 
-/* Random steps of the held-out evaluation, far above any training step;
- * every epoch uses the same draws so that epochs compare fairly. */
+/* Random steps of the held-out evaluation, far above any training step.
+ * Every epoch uses the same draws so that epochs compare fairly. */
 #define VALID_STEP_BASE (UINT64_C(1) << 62)
 #define VALID_STEP_RANGE (UINT64_C(1) << 32)
 
@@ -228,7 +228,7 @@ static void on_batch(int64_t done, int64_t total, void *user)
     fflush(stderr);
 }
 
-/* Everything a training run holds. */
+/* The model, runtime, data and drivers of one training run. */
 typedef struct train_run {
     cli_checkpoint resumed;  /* the checkpoint of --resume, or zeroed */
     rg_model *model;         /* owned unless it is resumed.model */
@@ -630,8 +630,9 @@ int cmd_train(int argc, char **argv)
         status = setup_training(&a, &r);
     }
     if (status == 0 && r.first_epoch > a.epochs) {
-        fprintf(stderr, "%s: %s already holds %lld epochs; raise --epochs to "
-                "train more\n", cli_program, a.resume, r.first_epoch - 1);
+        fprintf(stderr, "%s: %s already contains %lld epochs; raise "
+                "--epochs to train more\n", cli_program, a.resume,
+                r.first_epoch - 1);
     } else if (status == 0) {
         fprintf(stderr, "%s: training %s on %s: %lld examples of %lld "
                 "values, minibatch %lld, epochs %lld to %lld\n", cli_program,

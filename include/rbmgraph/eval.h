@@ -42,8 +42,8 @@ extern "C" {
 typedef struct rg_eval rg_eval;
 
 /*
- * Creates an evaluator of model `m` on runtime `rt`, which holds (or will
- * create) the params and state the entries read. Entries are built,
+ * Creates an evaluator of model `m` on runtime `rt`, which contains (or
+ * will create) the params and state the entries read. Entries are built,
  * planned and bound on first use with the dims and hyperparameters `m`
  * has at that moment. `options` may be NULL for the default
  * optimisations. The model and runtime must outlive the evaluator.
@@ -83,10 +83,11 @@ rg_status rg_eval_row_means(rg_eval *ev, const char *entry,
 
 /*
  * Estimates the mean log pseudo-likelihood of rows 0 .. n_rows - 1 of
- * `ds` (0 means all) with the entry pseudo_likelihood: for each row the
- * driver marks one coordinate, drawn uniformly from the runtime's seed,
- * `step` and the row index, with a 1 in input flip, and averages output
- * log_pl. Batching and padding are as in rg_eval_row_means.
+ * `ds` (0 means all) with the entry pseudo_likelihood. For each row the
+ * driver marks one coordinate with a 1 in input flip, drawn uniformly
+ * from the runtime's seed, `step` and the row index. It stores the mean
+ * of output log_pl in *mean. Batching and padding are as in
+ * rg_eval_row_means.
  */
 rg_status rg_eval_pseudo_likelihood(rg_eval *ev, const rg_dataset *ds,
                                     int64_t n_rows, uint64_t step,
@@ -121,7 +122,7 @@ typedef struct rg_ais_options {
 
 /*
  * Result of annealed importance sampling with M chains of log weights
- * w_1 .. w_M. The estimate of Z is Z_base * mean(exp(w)); its standard
+ * w_1 .. w_M. The estimate of Z is Z_base * mean(exp(w)). Its standard
  * error s is the standard deviation of Z_base * exp(w) over the chains
  * divided by sqrt(M).
  */

@@ -17,11 +17,12 @@ extern "C" {
 
 /* How tile values become gray levels 0 (black) to 255 (white). */
 typedef enum rg_tile_scale {
-    /* v in [0, 1] becomes round(255 v); values outside are clipped and
+    /* v in [0, 1] becomes round(255 v). Values outside are clipped and
      * NaN is black. For pixel intensities and probabilities. */
     RG_TILE_SCALE_CLIP = 0,
-    /* Each tile's minimum becomes 0 and its maximum 255; a constant tile
-     * is mid-gray. For weights, whose range varies from tile to tile. */
+    /* Each tile's minimum becomes 0 and its maximum 255, and a constant
+     * tile is mid-gray. For weights, whose range varies from tile to
+     * tile. */
     RG_TILE_SCALE_PER_TILE,
 } rg_tile_scale;
 
@@ -29,7 +30,7 @@ typedef enum rg_tile_scale {
 typedef struct rg_tile_grid {
     int tile_height; /* pixels */
     int tile_width;  /* pixels */
-    int n_columns;   /* tiles per row of the grid; rows follow */
+    int n_columns;   /* tiles per row of the grid */
     int border;      /* pixels of mid-gray between and around tiles */
     rg_tile_scale scale;
 } rg_tile_grid;

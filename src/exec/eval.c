@@ -18,7 +18,7 @@
 #include "graph/error_internal.h"
 #include "kernels/philox.h"
 
-/* Philox stream of the pseudo-likelihood coordinates; graph draws use node
+/* Philox stream of the pseudo-likelihood coordinates. Graph draws use node
  * ids as streams and the data shuffle uses 0xffff0001. */
 #define EVAL_FLIP_STREAM 0xffff0002u
 
@@ -111,7 +111,7 @@ static rg_status set_model_hypers(const rg_model *m, const rg_plan *plan,
     return RG_STATUS_OK;
 }
 
-/* Builds, plans and binds `entry` into `e`; frees what it made on error. */
+/* Builds, plans and binds `entry` into `e`, freeing what it made on error. */
 static rg_status build_entry(rg_eval *ev, const char *entry, eval_entry *e,
                              rg_error *err)
 {
@@ -239,8 +239,8 @@ static rg_status check_output(const rg_plan *plan, const char *entry,
 
 /* --- per-row drivers ------------------------------------------------------ */
 
-/* Receives each minibatch's outputs; rows first .. first + n_real - 1 of
- * the data are real, the rest of the minibatch is padding. */
+/* Receives each minibatch's outputs. Rows first .. first + n_real - 1 of
+ * the data are real and the rest of the minibatch is padding. */
 typedef rg_status (*rows_consume_fn)(void *user, rg_exec *ex, int64_t first,
                                      int64_t n_real, rg_error *err);
 
@@ -668,7 +668,7 @@ static rg_status ais_bind(rg_eval *ev, ais_chains *c, rg_error *err)
     return st;
 }
 
-/* Draws the first state from the base model; returns its log Z. */
+/* Draws the first state from the base model and returns its log Z. */
 static rg_status ais_start(ais_chains *c, uint64_t step, double *log_z_base,
                            rg_error *err)
 {

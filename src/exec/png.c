@@ -2,7 +2,7 @@
  * PNG pictures of tile grids through libpng, written atomically.
  *
  * libpng reports errors by calling an error function that must not
- * return; ours records the message and longjmps back to the setjmp in
+ * return. Ours records the message and longjmps back to the setjmp in
  * fill_png, which destroys the write structs and turns the message into
  * an rg_error. Nothing that needs freeing is allocated between the setjmp
  * and the longjmp except libpng's own structs.
@@ -19,8 +19,8 @@
 #include "exec/atomic_file.h"
 #include "graph/error_internal.h"
 
-/* Largest picture side; PNG allows 2^31 - 1, but a picture of tiles this
- * big is a mistake in the arguments. */
+/* Largest picture side. PNG allows 2^31 - 1, but a picture of tiles that
+ * big comes from a mistake in the arguments. */
 #define PNG_MAX_SIDE 65535
 
 /* Gray level of the border between tiles. */
