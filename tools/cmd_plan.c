@@ -16,11 +16,16 @@ typedef struct plan_args {
     const char *entry;
     const char *output;
     const char *stage;
+    const char *device;
+    bool no_cache;
     cli_plan_flags flags;
     cli_sets sets;
 } plan_args;
 
-enum { OPT_NO_SIMPLIFY = 256, OPT_NO_FUSE, OPT_NO_REUSE, OPT_STAGE };
+enum {
+    OPT_NO_SIMPLIFY = 256, OPT_NO_FUSE, OPT_NO_REUSE, OPT_STAGE, OPT_DEVICE,
+    OPT_NO_CACHE
+};
 
 static const struct option plan_options[] = {
     {"entry", required_argument, NULL, 'e'},
@@ -30,6 +35,8 @@ static const struct option plan_options[] = {
     {"no-simplify", no_argument, NULL, OPT_NO_SIMPLIFY},
     {"no-fuse", no_argument, NULL, OPT_NO_FUSE},
     {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -61,6 +68,16 @@ static int parse_plan_args(int argc, char **argv, const char *command,
                                        argv[optind - 1]);
             }
             *(c == 'o' ? &a->output : &a->stage) = optarg;
+            break;
+        case OPT_DEVICE:
+        case OPT_NO_CACHE:
+            if (is_dot) {
+                return cli_usage_error(command, "invalid option '%s'",
+                                       c == OPT_DEVICE ? "--device"
+                                                       : "--no-cache");
+            }
+            a->device = c == OPT_DEVICE ? optarg : a->device;
+            a->no_cache = a->no_cache || c == OPT_NO_CACHE;
             break;
         case 'h':
             fputs(help, stdout);
@@ -126,7 +143,42 @@ static const char plan_help[] =
     "      --no-simplify     skip simplification (transposes stay nodes)\n"
     "      --no-fuse         one kernel per operation, no accumulating GEMMs\n"
     "      --no-reuse        give every tensor its own arena range\n"
+    "      --device NAME     also bind the plan on a device (cpu, auto,\n"
+    "                        opencl or opencl:P:D): checks that the arena\n"
+    "                        fits and compiles the kernels\n"
+    "      --no-cache        compile OpenCL kernels without the program\n"
+    "                        cache\n"
     "  -h, --help            show this help and exit\n";
+
+/* Binds `plan` on `a->device` and reports how its kernels were made. */
+static int bind_on_device(const plan_args *a, const rg_plan *plan)
+{
+    rg_runtime *rt = NULL;
+    rg_exec *ex = NULL;
+    rg_runtime_stats stats;
+    rg_error err;
+    double t0 = seconds_now();
+    rg_status st = rg_runtime_new(a->device, 1, &rt, &err);
+
+    if (st == RG_STATUS_OK && a->no_cache) {
+        st = rg_runtime_set_cache(rt, false, NULL, &err);
+    }
+    if (st == RG_STATUS_OK) {
+        st = rg_exec_new(rt, plan, &ex, &err);
+    }
+    if (st == RG_STATUS_OK) {
+        rg_runtime_get_stats(rt, &stats);
+        printf("bound on %s in %.2f s: %lld programs compiled, %lld loaded "
+               "from the cache\n", rg_runtime_device(rt), seconds_now() - t0,
+               (long long)stats.programs_built,
+               (long long)stats.programs_loaded);
+    } else {
+        cli_print_error(&err);
+    }
+    rg_exec_free(ex);
+    rg_runtime_free(rt);
+    return st == RG_STATUS_OK ? 0 : 1;
+}
 
 int cmd_plan(int argc, char **argv)
 {
@@ -154,7 +206,7 @@ int cmd_plan(int argc, char **argv)
             printf("plan of %s, entry %s\n", rg_model_name(m), a.entry);
             rg_plan_print(plan, stdout);
             printf("planning took %.2f ms\n", 1e3 * (t1 - t0));
-            status = 0;
+            status = a.device != NULL ? bind_on_device(&a, plan) : 0;
         }
     }
     rg_plan_free(plan);

@@ -112,8 +112,7 @@ static rg_status check_device_room(const ocl_backend *ob, int64_t bytes,
         return rg_error_set(err, RG_STATUS_NO_MEMORY,
                             "a buffer of %lld bytes (%.1f MiB) is larger than "
                             "the %llu bytes (%.1f MiB) device '%s' allows in "
-                            "one buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE); use "
-                            "smaller dims, for example --set batch=N",
+                            "one buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
                             (long long)bytes, (double)bytes / 1048576.0,
                             (unsigned long long)d->max_alloc_bytes,
                             (double)d->max_alloc_bytes / 1048576.0, d->name);
@@ -122,8 +121,8 @@ static rg_status check_device_room(const ocl_backend *ob, int64_t bytes,
         return rg_error_set(err, RG_STATUS_NO_MEMORY,
                             "a buffer of %lld bytes (%.1f MiB) does not fit "
                             "on device '%s': %lld bytes are in use and its "
-                            "global memory is %llu bytes (%.1f MiB); use "
-                            "smaller dims", (long long)bytes,
+                            "global memory is %llu bytes (%.1f MiB)",
+                            (long long)bytes,
                             (double)bytes / 1048576.0, d->name,
                             (long long)ob->allocated_bytes,
                             (unsigned long long)d->global_mem_bytes,
