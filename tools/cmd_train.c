@@ -66,7 +66,10 @@ static const char train_help[] =
     "  -r, --resume CKPT     continue the run saved in checkpoint CKPT\n"
     "  -l, --log FILE        write the per-epoch metrics to FILE as CSV;\n"
     "                        with --resume, rows are appended\n"
-    "      --device NAME     device to run on: cpu (default cpu)\n"
+    "      --device NAME     device to run on: cpu (default), auto, opencl\n"
+    "                        or opencl:P:D ('rbm-graph devices' lists them)\n"
+    "      --no-cache        compile OpenCL kernels without the program\n"
+    "                        cache\n"
     "  -h, --help            show this help and exit\n";
 
 typedef struct train_args {
@@ -85,6 +88,7 @@ typedef struct train_args {
     double min_std;
     bool binarize;
     bool standardize;
+    bool no_cache;
     cli_sets sets;
 } train_args;
 
@@ -105,7 +109,8 @@ static int parse_train_args(int argc, char **argv, train_args *a)
 {
     enum {
         OPT_SEED = 256, OPT_MAX_ROWS, OPT_BINARIZE, OPT_DEVICE,
-        OPT_STANDARDIZE, OPT_MIN_STD, OPT_VALID, OPT_VALID_ROWS, OPT_EVERY
+        OPT_STANDARDIZE, OPT_MIN_STD, OPT_VALID, OPT_VALID_ROWS, OPT_EVERY,
+        OPT_NO_CACHE
     };
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},
@@ -123,6 +128,7 @@ static int parse_train_args(int argc, char **argv, train_args *a)
         {"resume", required_argument, NULL, 'r'},
         {"log", required_argument, NULL, 'l'},
         {"device", required_argument, NULL, OPT_DEVICE},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -136,6 +142,7 @@ static int parse_train_args(int argc, char **argv, train_args *a)
         case 'r': a->resume = optarg; break;
         case 'l': a->log = optarg; break;
         case OPT_DEVICE: a->device = optarg; break;
+        case OPT_NO_CACHE: a->no_cache = true; break;
         case OPT_BINARIZE: a->binarize = true; break;
         case OPT_STANDARDIZE: a->standardize = true; break;
         case OPT_VALID: a->valid = optarg; break;
@@ -599,6 +606,18 @@ static void train_run_free(train_run *r)
     free(r->hypers);
 }
 
+/* Turns the OpenCL program cache off for --no-cache. */
+static int disable_cache(train_run *r)
+{
+    rg_error err;
+
+    if (rg_runtime_set_cache(r->rt, false, NULL, &err) != RG_STATUS_OK) {
+        cli_print_error(&err);
+        return 1;
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a = {0};
@@ -622,6 +641,9 @@ int cmd_train(int argc, char **argv)
     a.max_rows = a.max_rows >= 0 ? a.max_rows : 0;
     if (status == 0 && a.resume == NULL) {
         status = start_fresh(&a, &r);
+    }
+    if (status == 0 && a.no_cache) {
+        status = disable_cache(&r);
     }
     if (status == 0) {
         status = load_data(&a, &r);
