@@ -877,7 +877,7 @@ START_TEST(divergence_keeps_last_checkpoint)
     for (int i = 0; i < 3; i++) {
         ck_assert_float_eq_tol(w[i], 1e36f, 1e31f);
     }
-    free((char *)meta.model_source);
+    rg_checkpoint_meta_clear(&meta);
     rg_runtime_free(rt);
 }
 END_TEST

@@ -165,6 +165,7 @@ static uint64_t check_checkpoint(const char *path, int kill_index)
     rg_checkpoint_meta meta = {0};
     rg_error err;
     rg_status st;
+    uint64_t step;
     int version;
 
     ck_assert_int_eq(rg_runtime_new("cpu", 1, &rt, &err), RG_STATUS_OK);
@@ -194,8 +195,10 @@ static uint64_t check_checkpoint(const char *path, int kill_index)
         }
         free(values);
     }
+    step = meta.step;
+    rg_checkpoint_meta_clear(&meta);
     rg_runtime_free(rt);
-    return meta.step;
+    return step;
 }
 
 /* Counts the files in g_dir other than the checkpoint itself. */

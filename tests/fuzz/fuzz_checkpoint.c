@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_error(st, &err);
     } else {
         read_back(rt);
-        free((char *)meta.model_source);
+        rg_checkpoint_meta_clear(&meta);
     }
     fuzz_file_close(fd);
     rg_runtime_free(rt);
