@@ -522,7 +522,8 @@ START_TEST(sample_chain_agrees)
     ck_assert_int_eq(rg_model_build(m, "sample", &g, &err), RG_STATUS_OK);
     rg_plan *plan = plan_graph(g);
     rg_runtime *rts[2] = {open_runtime("cpu"), open_runtime("opencl")};
-    rg_exec *exs[2] = {bind_entry(rts[0], m, plan), bind_entry(rts[1], m, plan)};
+    rg_exec *exs[2] = {bind_entry(rts[0], m, plan),
+                       bind_entry(rts[1], m, plan)};
     int64_t n = rg_shape_numel(rg_plan_input_shape(plan, 0));
     int64_t equal = 0, total = 0;
 
@@ -785,7 +786,8 @@ START_TEST(arena_too_large_rejected)
 
     ck_assert_int_eq(rg_exec_new(rt, plan, &ex, &err), RG_STATUS_NO_MEMORY);
     ck_assert_ptr_null(ex);
-    snprintf(bytes, sizeof(bytes), "%lld", (long long)rg_plan_arena_bytes(plan));
+    snprintf(bytes, sizeof(bytes), "%lld",
+             (long long)rg_plan_arena_bytes(plan));
     ck_assert_msg(strstr(err.message, "arena") != NULL &&
                   strstr(err.message, bytes) != NULL &&
                   strstr(err.message, "CL_DEVICE_MAX_MEM_ALLOC_SIZE") != NULL,

@@ -139,7 +139,7 @@ rg_status rg_exec_set_input(rg_exec *ex, const char *name, const float *src,
  * Copies an input given as bytes: element i becomes src[i] * scale (for
  * pixels, scale 1/255 gives [0, 1]). An OpenCL device receives the bytes
  * and converts them itself, so a minibatch crosses the bus at a quarter
- * of its float size; the CPU backend converts on the host.
+ * of its float size. The CPU backend converts on the host.
  */
 rg_status rg_exec_set_input_u8(rg_exec *ex, const char *name,
                                const uint8_t *src, int64_t n_elements,

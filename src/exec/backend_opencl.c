@@ -1,8 +1,9 @@
 /*
- * The OpenCL backend: buffers are cl_mem objects, matrix products go to
- * CLBlast's SGEMM, and the kernel programs of a plan become one OpenCL C
- * program (src/kernels/kprog_opencl.c) when the plan is bound, built once
- * and shared by every executor whose plan gives the same source.
+ * The OpenCL backend: buffers are cl_mem objects and matrix products go
+ * to CLBlast's SGEMM. The kernel programs of a plan become one OpenCL C
+ * program (src/kernels/kprog_opencl.c) when the plan is bound. It is
+ * built once and shared by every executor whose plan gives the same
+ * source.
  *
  * Everything is enqueued on one in-order queue and nothing waits inside a
  * step: writes copy the caller's data to a host block that is freed once
@@ -19,8 +20,8 @@
 /* After ocl_backend.h, which selects the OpenCL 1.2 API. */
 #include <clblast_c.h>
 
-/* Frees the host copies of writes the device has finished; with `all`,
- * of every write (the caller has waited for the queue). */
+/* Frees the host copies of the writes the device has finished. With
+ * `all`, frees every copy, because the caller has waited for the queue. */
 static void reap_pending(ocl_backend *ob, bool all)
 {
     int kept = 0;

@@ -24,7 +24,7 @@ struct rg_exec {
     bool *input_set;           /* [n_inputs] */
     const kp_program **kernels; /* [n_kernels]: the plan's kernel steps */
     int n_kernels;
-    bool kernels_prepared;     /* the backend holds them ready */
+    bool kernels_prepared;     /* prepared by the backend */
 };
 
 void rg_exec_free(rg_exec *ex)

@@ -166,7 +166,8 @@ const char *ocl_device_type_name(cl_device_type type)
     return "other";
 }
 
-/* Reads a string property; on failure leaves "?" so listings still work. */
+/* Reads a string property. On failure it stores "?", so that listings
+ * still work. */
 static void device_string(cl_device_id id, cl_device_info what, char *buf,
                           size_t size)
 {
@@ -257,7 +258,7 @@ static rg_status describe_device(cl_platform_id platform, cl_device_id id,
     return RG_STATUS_OK;
 }
 
-/* Every platform, or none; fills `err` only for a real failure. */
+/* Gets every platform. No platform at all is not an error. */
 static rg_status get_platforms(cl_platform_id *platforms, cl_uint *n,
                                rg_error *err)
 {
@@ -274,7 +275,7 @@ static rg_status get_platforms(cl_platform_id *platforms, cl_uint *n,
     return RG_STATUS_OK;
 }
 
-/* Every device of `platform`, or none. */
+/* Gets every device of `platform`. No device is not an error. */
 static rg_status get_devices(cl_platform_id platform, cl_device_id *devices,
                              cl_uint *n, rg_error *err)
 {
@@ -292,8 +293,8 @@ static rg_status get_devices(cl_platform_id platform, cl_device_id *devices,
     return RG_STATUS_OK;
 }
 
-/* Appends "; platform P 'NAME': devices 0 'X', 1 'Y'" for each platform
- * to `buf`, so that errors show what exists. */
+/* Appends "; platform P 'NAME' has N devices: 0 'X', 1 'Y'" for each
+ * platform to `buf`, so that errors show what exists. */
 static void describe_platforms(const cl_platform_id *platforms, cl_uint n,
                                char *buf, size_t size)
 {
@@ -350,8 +351,9 @@ static bool parse_indices(const char *spec, int *platform, int *device)
     return rest != NULL && parse_index(rest, '\0', device) != NULL;
 }
 
-/* The first GPU of any platform; with `any_type`, else the first device.
- * Returns RG_STATUS_NOT_FOUND without a message when there is none. */
+/* Describes the first GPU of any platform, or with `any_type` the first
+ * device when there is no GPU. Returns RG_STATUS_NOT_FOUND without a
+ * message when nothing matches. */
 static rg_status find_first(const cl_platform_id *platforms, cl_uint n,
                             bool any_type, ocl_device *out, rg_error *err)
 {
@@ -365,8 +367,11 @@ static rg_status find_first(const cl_platform_id *platforms, cl_uint n,
             }
             for (cl_uint d = 0; d < n_devices; d++) {
                 cl_device_type type = 0;
-                clGetDeviceInfo(devices[d], CL_DEVICE_TYPE, sizeof(type),
-                                &type, NULL);
+                cl_int rc = clGetDeviceInfo(devices[d], CL_DEVICE_TYPE,
+                                            sizeof(type), &type, NULL);
+                if (rc != CL_SUCCESS) {
+                    return ocl_fail(err, "clGetDeviceInfo", rc);
+                }
                 if (pass == 1 || (type & CL_DEVICE_TYPE_GPU)) {
                     return describe_device(platforms[p], devices[d], (int)p,
                                            (int)d, out, err);
@@ -377,7 +382,7 @@ static rg_status find_first(const cl_platform_id *platforms, cl_uint n,
     return RG_STATUS_NOT_FOUND;
 }
 
-/* Device `d` of platform `p`, or an error listing what exists. */
+/* Describes device `d` of platform `p`, or fails listing what exists. */
 static rg_status find_indexed(const cl_platform_id *platforms, cl_uint n,
                               int p, int d, const char *spec,
                               ocl_device *out, rg_error *err)

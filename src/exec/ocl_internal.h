@@ -41,7 +41,8 @@ typedef struct ocl_device {
 } ocl_device;
 
 /* Returns the symbolic name of an OpenCL error code, such as
- * "CL_OUT_OF_HOST_MEMORY", or "unknown OpenCL error" for codes this file does not list. */
+ * "CL_OUT_OF_HOST_MEMORY", or "unknown OpenCL error" for codes that
+ * ocl_device.c does not list. */
 const char *ocl_error_name(cl_int code);
 
 /* Returns the name of a CLBlast status code; OpenCL codes give their

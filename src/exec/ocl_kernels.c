@@ -1,7 +1,7 @@
 /*
  * Kernel programs on the OpenCL backend. When an executor binds a plan,
  * all of the plan's kernel programs are generated as one OpenCL C source
- * and built (from the binary cache when possible); executors whose plans
+ * and built, from the binary cache when possible. Executors whose plans
  * give the same source share the built program. Each kernel program then
  * has an entry with its cl_kernel objects, counted by the executors that
  * prepared it and released when the last one goes.
@@ -52,7 +52,7 @@ static void dump_source(const char *source, uint64_t hash)
 }
 
 /* Returns the built program of `source`, building it when no executor
- * has yet; its reference count is left to the caller. */
+ * has yet. The caller takes the reference it needs. */
 static ocl_compiled *get_compiled(ocl_backend *ob, const char *source,
                                   int n_kernels, rg_error *err)
 {

@@ -33,8 +33,9 @@ static void make_key(const ocl_builder *b, const char *source,
              (unsigned long long)h, length);
 }
 
-/* Creates and builds a program from a cached binary; NULL on any failure
- * (logged at debug level; the caller then compiles the source). */
+/* Creates and builds a program from a cached binary. Returns NULL on any
+ * failure, logged at debug level, and the caller then compiles the
+ * source. */
 static cl_program program_from_binary(ocl_builder *b, const char *options,
                                       const unsigned char *binary,
                                       size_t size, const char *label)
@@ -117,7 +118,8 @@ static rg_status program_from_source(ocl_builder *b, const char *source,
     return RG_STATUS_OK;
 }
 
-/* Stores the binary of a built program; failures only cost the cache. */
+/* Stores the binary of a built program. A failure only loses the cache
+ * entry. */
 static void store_binary(const ocl_builder *b, cl_program program,
                          const char *key)
 {
