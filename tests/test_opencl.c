@@ -881,12 +881,11 @@ START_TEST(u8_input_matches_host_conversion)
 }
 END_TEST
 
-/* Generates the source of a plan's kernel programs. */
-static char *plan_source(const rg_plan *plan)
+/* Generates the source of a plan's kernel programs for `target`. */
+static char *plan_source(const rg_plan *plan, kp_ocl_target target)
 {
     const kp_program *kernels[64] = {NULL};
     kp_ocl_launch launches[64];
-    kp_ocl_target target = {16, 16, true};
     int n = 0;
 
     for (int i = 0; i < plan->n_steps; i++) {
@@ -923,7 +922,7 @@ START_TEST(generated_source_deterministic)
         rg_model *m;
         rg_graph *g;
         rg_plan *plan = cd1_plan(&m, &g);
-        sources[i] = plan_source(plan);
+        sources[i] = plan_source(plan, (kp_ocl_target){16, 16, true});
         rg_plan_free(plan);
         rg_graph_free(g);
         rg_model_free(m);
@@ -937,6 +936,41 @@ START_TEST(generated_source_deterministic)
     ck_assert_ptr_nonnull(strstr(sources[0], "rg_tile_sum_rows("));
     free(sources[0]);
     free(sources[1]);
+}
+END_TEST
+
+/* Devices without cl_khr_fp64 sum in float, and small devices get
+ * narrower tiles; PoCL has neither limit, so this only compiles that
+ * source. */
+START_TEST(float_sums_source_compiles)
+{
+    rg_model *m;
+    rg_graph *g;
+    rg_plan *plan = cd1_plan(&m, &g);
+    char *source = plan_source(plan, (kp_ocl_target){8, 4, false});
+    ocl_device dev;
+    ocl_builder builder;
+    cl_program program = NULL;
+    cl_int rc;
+    rg_error err;
+
+    ck_assert_ptr_nonnull(strstr(source, "typedef float rg_acc;"));
+    ck_assert_ptr_null(strstr(source, "cl_khr_fp64"));
+    ck_assert_ptr_nonnull(strstr(source, "reqd_work_group_size(8, 4, 1)"));
+    ck_assert_int_eq(ocl_device_find("opencl", &dev, &err), RG_STATUS_OK);
+    memset(&builder, 0, sizeof(builder));
+    builder.context = clCreateContext(NULL, 1, &dev.id, NULL, NULL, &rc);
+    ck_assert_int_eq(rc, CL_SUCCESS);
+    builder.device = &dev;
+    ck_assert_msg(ocl_program_build(&builder, source, "", "float sums",
+                                    &program, &err) == RG_STATUS_OK, "%s",
+                  err.message);
+    clReleaseProgram(program);
+    clReleaseContext(builder.context);
+    free(source);
+    rg_plan_free(plan);
+    rg_graph_free(g);
+    rg_model_free(m);
 }
 END_TEST
 
@@ -986,6 +1020,7 @@ static Suite *opencl_suite(void)
     tcase_add_test(tc, error_names_translated);
     tcase_add_test(tc, u8_input_matches_host_conversion);
     tcase_add_test(tc, generated_source_deterministic);
+    tcase_add_test(tc, float_sums_source_compiles);
     tcase_add_test(tc, bench_times_opencl_products);
     suite_add_tcase(s, tc);
     return s;
