@@ -70,13 +70,19 @@ static unsigned char *read_whole(const char *path, size_t *n)
     return buf;
 }
 
-/* Asserts the status and that the formatted error contains `fragment`. */
+/*
+ * Asserts the status and that the formatted error contains `fragment`.
+ * With RG_CATALOGUE_PRINT set, prints every message for review.
+ */
 static void expect_error(const char *row, rg_status got, const rg_error *err,
                          rg_status status, const char *fragment)
 {
     char text[1200];
 
     rg_error_format(err, text, sizeof(text));
+    if (getenv("RG_CATALOGUE_PRINT") != NULL) {
+        printf("%s: %s\n", row, text);
+    }
     ck_assert_msg(got == status, "%s: status %s, expected %s; message: %s",
                   row, rg_status_str(got), rg_status_str(status), text);
     ck_assert_msg(strstr(text, fragment) != NULL,
@@ -170,7 +176,8 @@ static const model_case model_cases[] = {
     {"duplicate key in a flow mapping",
      PREFIX "state:\n  s: {shape: [2], shape: [3]}\n", NULL, NULL,
      RG_STATUS_SYNTAX, 10, 19,
-     "duplicate key 'shape'; it is first defined at 10:7"},
+     "duplicate key 'shape'; it is first defined at 10:7, so remove or "
+     "rename one of them"},
     {"duplicate graph name",
      PREFIX "graph:\n  h: v0\n  h: v0 * 2\noutputs: {o: h}\n", NULL, NULL,
      RG_STATUS_SYNTAX, 11, 3, "duplicate key 'h'; it is first defined at 10:3"},
@@ -217,11 +224,12 @@ static const model_case model_cases[] = {
     {"shape overflows the element limit",
      "model: cat\ndims: {a: 2147483647, b: 2147483647}\n"
      "params:\n  W: {shape: [a, b]}\n", NULL, NULL, RG_STATUS_MODEL, 4, 14,
-     "more than 2147483647 elements"},
+     "more than 2147483647 elements; use smaller dims"},
     {"product overflows the element limit",
      "model: cat\ndims: {a: 2147483647}\ninputs:\n  x: {shape: [a, 1]}\n"
      "  y: {shape: [1, a]}\noutputs:\n  o: x @ y\n", NULL, "train",
-     RG_STATUS_SHAPE, 7, 8, "more than 2147483647 elements"},
+     RG_STATUS_SHAPE, 7, 8, "more than 2147483647 elements; use smaller "
+     "dims"},
     {"broadcast mismatch", PREFIX "outputs:\n  o: v0 * bh\n", NULL, "train",
      RG_STATUS_SHAPE, 10, 9, "[4, 6]"},
     /* Names, cycles and shadowing. */
@@ -246,7 +254,8 @@ static const model_case model_cases[] = {
      RG_STATUS_SYNTAX, 10, 11, "1e999"},
     /* Nesting limits. */
     {"YAML nested too deep", NULL, make_deep_yaml, NULL, RG_STATUS_SYNTAX, 2,
-     0, "YAML nested more than 32 levels deep"},
+     0, "YAML nested more than 32 levels deep; a model file needs only a "
+     "few, so look for unclosed brackets"},
     {"expression nested too deep", NULL, make_deep_expression, NULL,
      RG_STATUS_SYNTAX, 10, 0, "more than 200 levels"},
     {"references nested too deep", NULL, make_deep_references, NULL,
@@ -374,7 +383,8 @@ static const set_case set_cases[] = {
     {"hyper empty", "lr", "", RG_STATUS_INVALID_ARGUMENT,
      "expected a finite number"},
     {"unknown name", "hiden", "5", RG_STATUS_NOT_FOUND,
-     "no dim or hyper named 'hiden'; did you mean 'hidden'?"},
+     "no dim or hyper named 'hiden'; did you mean 'hidden'? Valid names: "
+     "batch, visible, hidden, lr, k"},
     {"unknown name far", "zzz", "5", RG_STATUS_NOT_FOUND,
      "valid names: batch, visible, hidden, lr, k"},
 };

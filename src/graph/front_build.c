@@ -973,7 +973,8 @@ static rg_node_id check_size(builder *b, const expr_node *e, rg_node_id node)
     }
     set_expr_loc(b, e);
     return rg_graph_fail(b->g, RG_STATUS_SHAPE,
-                         "result has shape %s, more than %lld elements",
+                         "result has shape %s, more than %lld elements; "
+                         "use smaller dims",
                          rg_shape_str(shape, text, sizeof(text)),
                          (long long)FRONT_MAX_ELEMENTS);
 }

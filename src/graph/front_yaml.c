@@ -409,7 +409,8 @@ static rg_status check_keys(loader *l, const ynode *map)
     free(keys);
     if (repeat != NULL) {
         return fail(l, RG_STATUS_SYNTAX, repeat->loc,
-                    "duplicate key '%s'; it is first defined at %d:%d",
+                    "duplicate key '%s'; it is first defined at %d:%d, so "
+                    "remove or rename one of them",
                     repeat->text, first->loc.line, first->loc.column);
     }
     return RG_STATUS_OK;
@@ -459,7 +460,9 @@ static rg_status read_node(loader *l, yaml_event_t *event, int depth,
 
     if (depth > MAX_YAML_DEPTH) {
         return fail(l, RG_STATUS_SYNTAX, loc,
-                    "YAML nested more than %d levels deep", MAX_YAML_DEPTH);
+                    "YAML nested more than %d levels deep; a model file "
+                    "needs only a few, so look for unclosed brackets",
+                    MAX_YAML_DEPTH);
     }
     switch (event->type) {
     case YAML_SCALAR_EVENT:
@@ -1229,7 +1232,8 @@ static rg_status read_shape(loader *l, const ynode *node, const char *what,
     shape = front_tensor_shape(l->m, tensor);
     if (rg_shape_numel(shape) > FRONT_MAX_ELEMENTS) {
         return fail(l, RG_STATUS_MODEL, node->loc,
-                    "shape of %s is %s, more than %lld elements", what,
+                    "shape of %s is %s, more than %lld elements; use "
+                    "smaller dims", what,
                     rg_shape_str(shape, text, sizeof(text)),
                     (long long)FRONT_MAX_ELEMENTS);
     }
@@ -2404,12 +2408,15 @@ rg_status rg_model_set(rg_model *m, const char *name, const char *value,
                                                         : NULL;
     }
     list_override_names(m, names, sizeof(names));
+    if (close != NULL) {
+        return rg_error_set(err, RG_STATUS_NOT_FOUND,
+                            "model '%s' has no dim or hyper named '%s'; did "
+                            "you mean '%s'? Valid names: %s", m->name, name,
+                            close, names);
+    }
     return rg_error_set(err, RG_STATUS_NOT_FOUND,
-                        "model '%s' has no dim or hyper named '%s'%s%s%s; "
-                        "valid names: %s",
-                        m->name, name, close != NULL ? "; did you mean '" : "",
-                        close != NULL ? close : "", close != NULL ? "'?" : "",
-                        names);
+                        "model '%s' has no dim or hyper named '%s'; valid "
+                        "names: %s", m->name, name, names);
 }
 
 /* Lookups shared with front_build.c. */
