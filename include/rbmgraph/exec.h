@@ -36,7 +36,9 @@ typedef struct rg_exec rg_exec;
  * RG_STATUS_INVALID_ARGUMENT for a malformed spec, RG_STATUS_NOT_FOUND
  * when the platform or device does not exist (the message lists those
  * that do) and RG_STATUS_BACKEND when OpenCL fails. The OpenCL program
- * cache is on unless the environment variable RG_NO_CACHE is 1.
+ * cache is on unless the environment variable RG_NO_CACHE is 1. When
+ * RG_OPENCL_DUMP names a directory, every generated OpenCL source is
+ * written there as rbm-graph-HASH.cl.
  */
 rg_status rg_runtime_new(const char *device, uint64_t seed, rg_runtime **out,
                          rg_error *err);

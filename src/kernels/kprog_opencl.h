@@ -13,6 +13,11 @@
  * tile and output element to a scratch buffer. A finishing kernel then
  * adds the partials in tile order, scales and stores. No atomics are
  * used, so sums are the same from run to run.
+ *
+ * NOTE: work-items run in no fixed order, while the CPU evaluator walks
+ * rows in order. A plain store must therefore not overwrite an element
+ * that the loads of another element read. The planner's in-place rule
+ * (same layout, operand dead after its consumer) keeps to this.
  */
 #ifndef RG_KPROG_OPENCL_H
 #define RG_KPROG_OPENCL_H
