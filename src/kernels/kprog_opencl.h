@@ -17,7 +17,8 @@
  * NOTE: work-items run in no fixed order, while the CPU evaluator walks
  * rows in order. A plain store must therefore not overwrite an element
  * that the loads of another element read. The planner's in-place rule
- * (same layout, operand dead after its consumer) keeps to this.
+ * keeps to this: a result overwrites an operand only when the kernel
+ * reads that operand at the element being written and nowhere else.
  */
 #ifndef RG_KPROG_OPENCL_H
 #define RG_KPROG_OPENCL_H
