@@ -141,7 +141,33 @@ static bool linearize(lin_ctx *ctx, rg_node_id id, rg_node_id coef,
     return true;
 }
 
-/* True when the terms are beta * target plus private matrix products. */
+/* Follows transposes (views) down to the node that owns the memory. */
+static rg_node_id view_base(const rg_graph *g, rg_node_id id)
+{
+    while (g->nodes[id].op == RG_OP_TRANSPOSE) {
+        id = g->nodes[id].operands[0];
+    }
+    return id;
+}
+
+/* True when `id` is a param or state that some update overwrites. */
+static bool is_updated(const rg_graph *g, rg_node_id id)
+{
+    for (int i = 0; i < g->n_updates; i++) {
+        if (g->updates[i].target == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * True when the terms are beta * target plus private matrix products. A
+ * product must not read the target (the GEMM would read what it writes)
+ * nor, directly or through a view, any other param that an update
+ * overwrites, since two accumulating updates reading each other's old
+ * values could not be ordered.
+ */
 static bool accumulating_form(const lin_ctx *ctx, rg_node_id target,
                               const int *uses, int *target_term)
 {
@@ -158,10 +184,15 @@ static bool accumulating_form(const lin_ctx *ctx, rg_node_id target,
             continue;
         }
         /* A product must be private, full-size and must not read P. */
-        if (n->op != RG_OP_MATMUL || uses[t->node] != 1 || !rg_shape_equal(n->shape,
-                                                  g->nodes[target].shape) ||
-            n->operands[0] == target || n->operands[1] == target) {
+        if (n->op != RG_OP_MATMUL || uses[t->node] != 1 ||
+            !rg_shape_equal(n->shape, g->nodes[target].shape)) {
             return false;
+        }
+        for (int k = 0; k < 2; k++) {
+            rg_node_id base = view_base(g, n->operands[k]);
+            if (base == target || is_updated(g, base)) {
+                return false;
+            }
         }
         n_products++;
     }
@@ -229,7 +260,31 @@ static bool rewrite_update(lin_ctx *ctx, int index, const int *uses)
         beta = coef_node(ctx, RG_NODE_NONE);
         beta_sign = 1.0;
     }
+    /*
+     * Other readers of the old expression (an output, or W's update in
+     * W + V' after V' = m*V + ...) want the new value, which the chain
+     * leaves in P: point them at the chain, so the products are computed
+     * once. pass_dce restores a topological node order afterwards.
+     */
+    rg_node_id old = g->updates[index].value;
     g->updates[index].value = acc;
+    for (int id = 0; id < g->n_nodes; id++) {
+        for (int k = 0; k < g->nodes[id].n_operands; k++) {
+            if (g->nodes[id].operands[k] == old) {
+                g->nodes[id].operands[k] = acc;
+            }
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        if (g->outputs[i].node == old) {
+            g->outputs[i].node = acc;
+        }
+    }
+    for (int i = 0; i < g->n_updates; i++) {
+        if (g->updates[i].value == old) {
+            g->updates[i].value = acc;
+        }
+    }
     return true;
 }
 
@@ -271,6 +326,7 @@ typedef struct group_ctx {
     bool *terminal;  /* [n_nodes]: a reduction, complete only after its group */
     rg_shape *space; /* [n_groups]: iteration space of each group */
     bool *closed;    /* [n_groups]: no node may join */
+    bool *pending;   /* [n_nodes]: waits to join its only consumer's group */
     int n_groups;
 } group_ctx;
 
@@ -279,15 +335,6 @@ static int new_group(group_ctx *ctx, rg_shape space, bool closed)
     ctx->space[ctx->n_groups] = space;
     ctx->closed[ctx->n_groups] = closed;
     return ctx->n_groups++;
-}
-
-/* Follows transposes (views) down to the node that owns the memory. */
-static rg_node_id view_base(const rg_graph *g, rg_node_id id)
-{
-    while (g->nodes[id].op == RG_OP_TRANSPOSE) {
-        id = g->nodes[id].operands[0];
-    }
-    return id;
 }
 
 /* True when node `id` may join group `gid` given its operands. */
@@ -331,17 +378,86 @@ static int join_candidate(const group_ctx *ctx, rg_node_id id)
     return can_join(ctx, id, best) ? best : -1;
 }
 
+/*
+ * Settles the pending operands of node `id`, whose kernel iterates over
+ * `space` (rank -1 when `id` reads its operands from memory: a product or
+ * a view). Operands that cannot join get groups of their own at once, so
+ * that every group still reads only from groups numbered before it;
+ * the others are marked to join `id`'s group (finish_pending).
+ */
+static void settle_pending(group_ctx *ctx, rg_node_id id, rg_shape space)
+{
+    rg_graph *g = ctx->g;
+    const rg_node *n = &g->nodes[id];
+
+    for (int k = 0; k < n->n_operands; k++) {
+        rg_node_id o = n->operands[k];
+        if (!ctx->pending[o]) {
+            continue;
+        }
+        if (space.rank < 0 || !rg_shape_equal(space, g->nodes[o].shape)) {
+            ctx->pending[o] = false;
+            g->nodes[o].group = new_group(ctx, g->nodes[o].shape, false);
+        }
+    }
+}
+
+/* Puts the still-pending operands of `id` into `id`'s group. */
+static void finish_pending(group_ctx *ctx, rg_node_id id)
+{
+    rg_graph *g = ctx->g;
+    const rg_node *n = &g->nodes[id];
+
+    for (int k = 0; k < n->n_operands; k++) {
+        if (ctx->pending[n->operands[k]]) {
+            ctx->pending[n->operands[k]] = false;
+            g->nodes[n->operands[k]].group = n->group;
+        }
+    }
+}
+
+/*
+ * True when elementwise node `id` reads only leaves and host scalars and
+ * is used exactly once, by another node: it waits for that consumer and
+ * joins its group, so a tree whose branches start at leaves becomes one
+ * kernel.
+ */
+static bool starts_pending(const group_ctx *ctx, rg_node_id id,
+                           const int *operand_uses, const int *uses)
+{
+    const rg_graph *g = ctx->g;
+    const rg_node *n = &g->nodes[id];
+
+    if (!ctx->fuse || ctx->host[id] || !(graph_op_is_elementwise(n->op) ||
+                        graph_op_is_random(n->op)) ||
+        operand_uses[id] != 1 || uses[id] != 1) {
+        return false;
+    }
+    for (int k = 0; k < n->n_operands; k++) {
+        const rg_node *o = &g->nodes[n->operands[k]];
+        if (!graph_op_is_leaf(o->op) && !ctx->host[n->operands[k]]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void assign_group(group_ctx *ctx, rg_node_id id)
 {
     rg_graph *g = ctx->g;
     rg_node *n = &g->nodes[id];
 
     n->group = -1;
-    if (graph_op_is_leaf(n->op) || ctx->host[id] ||
-        n->op == RG_OP_TRANSPOSE) {
+    if (graph_op_is_leaf(n->op) || ctx->host[id]) {
+        return;
+    }
+    rg_shape from_memory = {-1, {0, 0}};
+    if (n->op == RG_OP_TRANSPOSE) {
+        settle_pending(ctx, id, from_memory);
         return;
     }
     if (n->op == RG_OP_MATMUL || n->op == RG_OP_GEMM_ACC) {
+        settle_pending(ctx, id, from_memory);
         n->group = new_group(ctx, n->shape, n->op == RG_OP_GEMM_ACC ||
                                                 !ctx->fuse);
         return;
@@ -351,6 +467,7 @@ static void assign_group(group_ctx *ctx, rg_node_id id)
         int xg = g->nodes[x].group;
 
         ctx->terminal[id] = true;
+        settle_pending(ctx, id, g->nodes[x].shape);
         if (ctx->fuse && xg >= 0 && !ctx->closed[xg] &&
             !ctx->terminal[x] && rg_shape_equal(ctx->space[xg],
                                                 g->nodes[x].shape)) {
@@ -358,40 +475,67 @@ static void assign_group(group_ctx *ctx, rg_node_id id)
         } else {
             n->group = new_group(ctx, g->nodes[x].shape, !ctx->fuse);
         }
+        finish_pending(ctx, id);
         return;
     }
+    settle_pending(ctx, id, n->shape);
     int gid = ctx->fuse ? join_candidate(ctx, id) : -1;
     n->group = gid >= 0 ? gid : new_group(ctx, n->shape, !ctx->fuse);
+    finish_pending(ctx, id);
 }
 
 static rg_status assign_groups(rg_graph *g, bool fuse, rg_error *err)
 {
     size_t n = (size_t)(g->n_nodes > 0 ? g->n_nodes : 1);
-    group_ctx ctx = {g, fuse, NULL, NULL, NULL, NULL, 0};
+    group_ctx ctx = {g, fuse, NULL, NULL, NULL, NULL, NULL, 0};
+    int *uses = malloc(n * sizeof(int));
+    int *operand_uses = calloc(n, sizeof(int));
     rg_status st = RG_STATUS_OK;
 
     ctx.host = calloc(n, sizeof(*ctx.host));
     ctx.terminal = calloc(n, sizeof(*ctx.terminal));
     ctx.space = calloc(n, sizeof(*ctx.space));
     ctx.closed = calloc(n, sizeof(*ctx.closed));
+    ctx.pending = calloc(n, sizeof(*ctx.pending));
     if (ctx.host == NULL || ctx.terminal == NULL || ctx.space == NULL ||
-        ctx.closed == NULL) {
+        ctx.closed == NULL || ctx.pending == NULL || uses == NULL ||
+        operand_uses == NULL) {
         st = rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
     } else {
+        graph_count_uses(g, uses);
+        for (int id = 0; id < g->n_nodes; id++) {
+            for (int k = 0; k < g->nodes[id].n_operands; k++) {
+                operand_uses[g->nodes[id].operands[k]]++;
+            }
+        }
         for (int id = 0; id < g->n_nodes; id++) {
             ctx.host[id] = pass_is_host_scalar(g, id, ctx.host);
-            assign_group(&ctx, id);
+            if (starts_pending(&ctx, id, operand_uses, uses)) {
+                ctx.pending[id] = true;
+                g->nodes[id].group = -1;
+            } else {
+                assign_group(&ctx, id);
+            }
         }
     }
     free(ctx.host);
     free(ctx.terminal);
     free(ctx.space);
     free(ctx.closed);
+    free(ctx.pending);
+    free(uses);
+    free(operand_uses);
     return st;
 }
 
 rg_status pass_fuse(const rg_graph *in, bool fuse, rg_graph **out,
                     rg_error *err)
+{
+    return pass_fuse_options(in, fuse, fuse, out, err);
+}
+
+rg_status pass_fuse_options(const rg_graph *in, bool fuse, bool accumulate,
+                            rg_graph **out, rg_error *err)
 {
     rg_graph *work = NULL;
     rg_status st;
@@ -399,7 +543,7 @@ rg_status pass_fuse(const rg_graph *in, bool fuse, rg_graph **out,
     *out = NULL;
     /* Work on a private copy: pass_dce copies every needed node. */
     st = pass_dce(in, &work, err);
-    if (st == RG_STATUS_OK && fuse) {
+    if (st == RG_STATUS_OK && accumulate) {
         st = rewrite_updates(work, err);
         if (st == RG_STATUS_OK) {
             rg_graph *pruned;

@@ -22,6 +22,160 @@ static rg_status fail_copy(rg_graph *g, rg_error *err)
     return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
 }
 
+/* Min-heap of node ids, for a topological order that prefers low ids. */
+typedef struct id_heap {
+    rg_node_id *items;
+    int n;
+} id_heap;
+
+static void heap_push(id_heap *h, rg_node_id id)
+{
+    int i = h->n++;
+
+    h->items[i] = id;
+    while (i > 0 && h->items[(i - 1) / 2] > h->items[i]) {
+        rg_node_id t = h->items[i];
+        h->items[i] = h->items[(i - 1) / 2];
+        h->items[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static rg_node_id heap_pop(id_heap *h)
+{
+    rg_node_id top = h->items[0];
+    int i = 0;
+
+    h->items[0] = h->items[--h->n];
+    for (;;) {
+        int least = i, l = 2 * i + 1, r = 2 * i + 2;
+        if (l < h->n && h->items[l] < h->items[least]) {
+            least = l;
+        }
+        if (r < h->n && h->items[r] < h->items[least]) {
+            least = r;
+        }
+        if (least == i) {
+            return top;
+        }
+        rg_node_id t = h->items[i];
+        h->items[i] = h->items[least];
+        h->items[least] = t;
+        i = least;
+    }
+}
+
+/* Marks what outputs and updates need, following operands by DFS, since
+ * a rewritten graph may refer to nodes with larger ids. */
+static bool mark_needed_any_order(const rg_graph *g, bool *needed)
+{
+    rg_node_id *stack = malloc(((size_t)g->n_nodes + 1) * sizeof(*stack));
+    int top = 0;
+
+    if (stack == NULL) {
+        return false;
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        stack[top++] = g->outputs[i].node;
+        needed[g->outputs[i].node] = true;
+    }
+    for (int i = 0; i < g->n_updates; i++) {
+        rg_node_id ids[2] = {g->updates[i].target, g->updates[i].value};
+        for (int k = 0; k < 2; k++) {
+            if (!needed[ids[k]]) {
+                needed[ids[k]] = true;
+                stack[top++] = ids[k];
+            }
+        }
+    }
+    while (top > 0) {
+        const rg_node *n = &g->nodes[stack[--top]];
+        for (int k = 0; k < n->n_operands; k++) {
+            if (!needed[n->operands[k]]) {
+                needed[n->operands[k]] = true;
+                stack[top++] = n->operands[k];
+            }
+        }
+    }
+    free(stack);
+    return true;
+}
+
+/*
+ * Copies the needed nodes into `g` in a topological order that keeps the
+ * original order wherever it already is one (Kahn's algorithm taking the
+ * lowest ready id). Fills `map`.
+ */
+static rg_status copy_sorted(const rg_graph *in, const bool *needed,
+                             rg_graph *g, rg_node_id *map, rg_error *err)
+{
+    size_t n = (size_t)in->n_nodes + 1;
+    int *missing = calloc(n, sizeof(*missing));
+    int *n_users = calloc(n, sizeof(*n_users));
+    int *first_user = malloc(n * sizeof(*first_user));
+    int *users = malloc(n * RG_MAX_OPERANDS * sizeof(*users));
+    id_heap heap = {malloc(n * sizeof(rg_node_id)), 0};
+    rg_status st = RG_STATUS_OK;
+
+    if (missing == NULL || n_users == NULL || first_user == NULL ||
+        users == NULL || heap.items == NULL) {
+        st = rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    /* Users of each node, as a compact adjacency list. */
+    for (int id = 0; id < in->n_nodes; id++) {
+        for (int k = 0; needed[id] && k < in->nodes[id].n_operands; k++) {
+            n_users[in->nodes[id].operands[k]]++;
+            missing[id]++;
+        }
+    }
+    for (int id = 0, at = 0; id < in->n_nodes; id++) {
+        first_user[id] = at;
+        at += n_users[id];
+        n_users[id] = 0;
+    }
+    for (int id = 0; id < in->n_nodes; id++) {
+        for (int k = 0; needed[id] && k < in->nodes[id].n_operands; k++) {
+            rg_node_id o = in->nodes[id].operands[k];
+            users[first_user[o] + n_users[o]++] = id;
+        }
+    }
+    for (int id = 0; id < in->n_nodes; id++) {
+        map[id] = RG_NODE_NONE;
+        if (needed[id] && missing[id] == 0) {
+            heap_push(&heap, id);
+        }
+    }
+    while (heap.n > 0) {
+        rg_node_id id = heap_pop(&heap);
+        map[id] = graph_push_copy(g, &in->nodes[id], map);
+        if (map[id] == RG_NODE_NONE) {
+            st = fail_copy(g, err);
+            goto done;
+        }
+        for (int u = 0; u < n_users[id]; u++) {
+            if (--missing[users[first_user[id] + u]] == 0) {
+                heap_push(&heap, users[first_user[id] + u]);
+            }
+        }
+    }
+    for (int id = 0; id < in->n_nodes; id++) {
+        if (needed[id] && map[id] == RG_NODE_NONE) {
+            st = rg_error_set(err, RG_STATUS_MODEL,
+                              "the graph has a cycle through node %d", id);
+            break;
+        }
+    }
+
+done:
+    free(missing);
+    free(n_users);
+    free(first_user);
+    free(users);
+    free(heap.items);
+    return st;
+}
+
 rg_status pass_dce(const rg_graph *in, rg_graph **out, rg_error *err)
 {
     size_t n = (size_t)(in->n_nodes > 0 ? in->n_nodes : 1);
@@ -31,22 +185,13 @@ rg_status pass_dce(const rg_graph *in, rg_graph **out, rg_error *err)
     rg_status st = RG_STATUS_OK;
 
     *out = NULL;
-    if (needed == NULL || map == NULL || g == NULL) {
+    if (needed == NULL || map == NULL || g == NULL ||
+        !mark_needed_any_order(in, needed)) {
         st = rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
         goto done;
     }
-    graph_mark_needed(in, needed);
-    for (int id = 0; id < in->n_nodes; id++) {
-        map[id] = RG_NODE_NONE;
-        if (needed[id]) {
-            map[id] = graph_push_copy(g, &in->nodes[id], map);
-            if (map[id] == RG_NODE_NONE) {
-                st = fail_copy(g, err);
-                goto done;
-            }
-        }
-    }
-    if (graph_copy_roots(g, in, map) != RG_STATUS_OK) {
+    st = copy_sorted(in, needed, g, map, err);
+    if (st == RG_STATUS_OK && graph_copy_roots(g, in, map) != RG_STATUS_OK) {
         st = fail_copy(g, err);
     }
 

@@ -31,6 +31,10 @@ rg_status pass_dce(const rg_graph *in, rg_graph **out, rg_error *err);
 rg_status pass_fuse(const rg_graph *in, bool fuse, rg_graph **out,
                     rg_error *err);
 
+/* pass_fuse with the accumulating-update rewrite chosen separately. */
+rg_status pass_fuse_options(const rg_graph *in, bool fuse, bool accumulate,
+                            rg_graph **out, rg_error *err);
+
 /*
  * True when node `id` of `g` is a rank-0 value computed from constants and
  * hyperparameters only, which the executor evaluates on the host.

@@ -128,23 +128,51 @@ static rg_status ctx_init(plan_ctx *ctx)
 
 /* Runs the graph passes the options ask for; the result is grouped. */
 static rg_status run_passes(const rg_graph *g, const rg_plan_options *o,
-                            rg_graph **out, rg_error *err)
+                            bool accumulate, rg_graph **out, rg_error *err)
 {
     rg_graph *simple = NULL;
     rg_status st = o->simplify ? pass_simplify(g, &simple, err)
                                : pass_dce(g, &simple, err);
 
     if (st == RG_STATUS_OK) {
-        st = pass_fuse(simple, o->fuse, out, err);
+        st = pass_fuse_options(simple, o->fuse, accumulate, out, err);
     }
     rg_graph_free(simple);
+    return st;
+}
+
+/* Runs passes, scheduling, memory planning and lowering into `plan`. */
+static rg_status build_stages(const rg_graph *g, rg_plan *plan,
+                              bool accumulate, rg_error *err)
+{
+    plan_ctx ctx;
+    rg_status st;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.plan = plan;
+    ctx.err = err;
+    st = run_passes(g, &plan->options, accumulate, &plan->graph, err);
+    if (st == RG_STATUS_OK) {
+        ctx.g = plan->graph;
+        st = ctx_init(&ctx);
+    }
+    if (st == RG_STATUS_OK) {
+        st = plan_schedule(&ctx);
+    }
+    if (st == RG_STATUS_OK) {
+        st = plan_memory(&ctx);
+    }
+    if (st == RG_STATUS_OK) {
+        plan->n_units = ctx.n_units;
+        st = plan_lower(&ctx);
+    }
+    ctx_free(&ctx);
     return st;
 }
 
 rg_status rg_plan_build(const rg_graph *g, const rg_plan_options *options,
                         rg_plan **out, rg_error *err)
 {
-    plan_ctx ctx;
     rg_plan *plan;
     rg_status st;
 
@@ -164,30 +192,27 @@ rg_status rg_plan_build(const rg_graph *g, const rg_plan_options *options,
     }
     plan->options = options != NULL ? *options : rg_plan_options_default();
 
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.plan = plan;
-    ctx.err = err;
-    st = run_passes(g, &plan->options, &plan->graph, err);
-    if (st == RG_STATUS_OK) {
-        ctx.g = plan->graph;
-        st = ctx_init(&ctx);
-    }
-    if (st == RG_STATUS_OK) {
-        st = plan_schedule(&ctx);
-    }
-    if (st == RG_STATUS_OK) {
-        st = plan_memory(&ctx);
-    }
-    if (st == RG_STATUS_OK) {
-        plan->n_units = ctx.n_units;
-        st = plan_lower(&ctx);
+    st = build_stages(g, plan, plan->options.fuse, err);
+    if (st == RG_STATUS_MODEL && plan->options.fuse) {
+        /*
+         * Accumulating updates write params early and in place; when that
+         * leaves no order in which every old value is read before it is
+         * overwritten, plan again with plain updates.
+         */
+        rg_plan_options options_kept = plan->options;
+        rg_plan_free(plan);
+        plan = calloc(1, sizeof(*plan));
+        if (plan == NULL) {
+            return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
+        }
+        plan->options = options_kept;
+        st = build_stages(g, plan, false, err);
     }
 #ifndef NDEBUG
     if (st == RG_STATUS_OK) {
         st = plan_check_arena(plan, err);
     }
 #endif
-    ctx_free(&ctx);
     if (st != RG_STATUS_OK) {
         rg_plan_free(plan);
         return st;

@@ -471,13 +471,14 @@ static rg_shape group_space(const rg_graph *g, rg_node_id first)
 }
 
 static rg_status lower_group_kernel(plan_ctx *ctx, int gid, rg_node_id first,
-                                    int position, kernel_ctx *kc)
+                                    rg_shape space, int position,
+                                    kernel_ctx *kc)
 {
     const rg_graph *g = ctx->g;
     rg_status st = RG_STATUS_OK;
     plan_step s;
 
-    kc->space = group_space(g, first);
+    kc->space = space;
     kc->k = kp_program_new(node_label(&g->nodes[first]),
                            plan_rows(kc->space), plan_cols(kc->space));
     if (kc->k == NULL) {
@@ -485,7 +486,7 @@ static rg_status lower_group_kernel(plan_ctx *ctx, int gid, rg_node_id first,
     }
     for (int id = first; id < g->n_nodes && st == RG_STATUS_OK; id++) {
         const rg_node *n = &g->nodes[id];
-        if (n->group != gid) {
+        if (n->group != gid || n->op == RG_OP_MATMUL) {
             continue;
         }
         if (n->op == RG_OP_SUM || n->op == RG_OP_MEAN) {
@@ -524,28 +525,32 @@ static rg_status lower_group(plan_ctx *ctx, int gid, int position,
                              kernel_ctx *kc)
 {
     const rg_graph *g = ctx->g;
-    rg_node_id first = -1, rest = -1;
+    rg_node_id product = -1, first = -1;
 
+    /* A group has at most one product; its other nodes form a kernel,
+     * which may hold nodes numbered before the product. */
     for (int id = 0; id < g->n_nodes; id++) {
         if (g->nodes[id].group != gid) {
             continue;
         }
-        if (first < 0) {
+        if (g->nodes[id].op == RG_OP_MATMUL ||
+            g->nodes[id].op == RG_OP_GEMM_ACC) {
+            product = id;
+        } else if (first < 0) {
             first = id;
-        } else if (rest < 0) {
-            rest = id;
         }
     }
-    RG_ASSERT(first >= 0);
-    const rg_node *n = &g->nodes[first];
-    if (n->op == RG_OP_MATMUL || n->op == RG_OP_GEMM_ACC) {
-        rg_status st = lower_gemm(ctx, first, position);
-        if (st != RG_STATUS_OK || rest < 0) {
+    RG_ASSERT(product >= 0 || first >= 0);
+    if (product >= 0) {
+        rg_status st = lower_gemm(ctx, product, position);
+        if (st != RG_STATUS_OK || first < 0) {
             return st;
         }
-        first = rest; /* the epilogue */
+        return lower_group_kernel(ctx, gid, first, g->nodes[product].shape,
+                                  position, kc);
     }
-    return lower_group_kernel(ctx, gid, first, position, kc);
+    return lower_group_kernel(ctx, gid, first, group_space(g, first),
+                              position, kc);
 }
 
 /* A kernel that copies node `src` (any value) into `dst`. */

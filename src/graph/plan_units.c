@@ -322,15 +322,23 @@ static bool collect_edges(const plan_ctx *ctx, int_list *preds,
             }
             continue;
         }
-        /* UNIT_UPDATE: after whatever produced its staged source. */
+        /*
+         * UNIT_UPDATE: after whatever produced its source tensor, a staged
+         * copy or the value's own group. It reads that tensor, never a
+         * param's old value, so it is no reader in the ordering sense.
+         */
+        bool staged = false;
         for (int c = ctx->n_groups; c < ctx->n_units; c++) {
             if (ctx->units[c].kind == UNIT_COPY &&
-                ctx->units[c].tensor == unit->tensor &&
-                !list_push(&preds[u], c)) {
-                return false;
+                ctx->units[c].tensor == unit->tensor) {
+                staged = true;
+                if (!list_push(&preds[u], c)) {
+                    return false;
+                }
             }
         }
-        if (!note_read(ctx, u, unit->node, preds, old_readers) ||
+        int producer = producer_unit(ctx, unit->node);
+        if ((!staged && producer >= 0 && !list_push(&preds[u], producer)) ||
             !list_push(&writers[unit->target], u)) {
             return false;
         }
