@@ -1038,7 +1038,13 @@ START_TEST(shipped_meanfield_deterministic)
              source_root());
     ck_assert_int_eq(rg_model_load(path, &m, &err), RG_STATUS_OK);
     for (int i = 0; i < rg_model_n_entries(m); i++) {
-        rg_graph *g = build_ok(m, rg_model_entry_name(m, i));
+        const char *entry = rg_model_entry_name(m, i);
+
+        /* Annealed importance sampling draws samples by definition. */
+        if (strncmp(entry, "ais_", 4) == 0) {
+            continue;
+        }
+        rg_graph *g = build_ok(m, entry);
 
         ck_assert_int_eq(count_ops(g, RG_OP_BERNOULLI), 0);
         ck_assert_int_eq(count_ops(g, RG_OP_NORMAL), 0);
