@@ -159,8 +159,8 @@ static void check_small_idx(const char *path)
     ck_assert_int_eq(rg_dataset_n_cols(ds), 4);
     rg_dataset_gather(ds, rows, 2, got);
     for (int c = 0; c < 4; c++) {
-        ck_assert_float_eq(got[c], (float)((8 + c) * 20) / 255.0f);
-        ck_assert_float_eq(got[4 + c], (float)(c * 20) / 255.0f);
+        ck_assert_float_eq(got[c], (float)((8 + c) * 20) * RG_BYTE_SCALE);
+        ck_assert_float_eq(got[4 + c], (float)(c * 20) * RG_BYTE_SCALE);
     }
     rg_dataset_free(ds);
 }
@@ -202,13 +202,13 @@ START_TEST(idx_rank1_is_one_column)
     ck_assert_int_eq(rg_dataset_n_rows(ds), 5);
     ck_assert_int_eq(rg_dataset_n_cols(ds), 1);
     gather_all(ds, got);
-    ck_assert_float_eq(got[0], 9.0f / 255.0f);
+    ck_assert_float_eq(got[0], 9.0f * RG_BYTE_SCALE);
     ck_assert_float_eq(got[4], 1.0f);
     rg_dataset_free(ds);
 }
 END_TEST
 
-/* Every byte value gathers to the correctly rounded float of b / 255. */
+/* Every byte value gathers to b times RG_BYTE_SCALE, as on a device. */
 START_TEST(gather_scaling_exact)
 {
     static const uint32_t dims[2] = {1, 256};
@@ -227,7 +227,7 @@ START_TEST(gather_scaling_exact)
     ds = load_ok(path, NULL);
     rg_dataset_gather(ds, &row, 1, got);
     for (int b = 0; b < 256; b++) {
-        float expected = (float)(b / 255.0);
+        float expected = (float)b * RG_BYTE_SCALE;
         ck_assert_msg(got[b] == expected, "byte %d: got %.9g, expected %.9g",
                       b, (double)got[b], (double)expected);
     }
@@ -287,7 +287,7 @@ START_TEST(max_rows_keeps_first_rows)
     ds = load_ok(path, &opt);
     ck_assert_int_eq(rg_dataset_n_rows(ds), 2);
     gather_all(ds, got);
-    ck_assert_float_eq(got[7], 140.0f / 255.0f);
+    ck_assert_float_eq(got[7], 140.0f * RG_BYTE_SCALE);
     rg_dataset_free(ds);
 
     write_file(tmp_path("max.csv", path, sizeof(path)), "1,2\n3,4\n5,6\n",
@@ -332,7 +332,7 @@ START_TEST(npy_u8_loads)
     ck_assert_int_eq(rg_dataset_n_cols(ds), 3);
     gather_all(ds, got);
     for (int i = 0; i < 6; i++) {
-        ck_assert_float_eq(got[i], (float)data[i] / 255.0f);
+        ck_assert_float_eq(got[i], (float)data[i] * RG_BYTE_SCALE);
     }
     rg_dataset_free(ds);
 }

@@ -2,8 +2,9 @@
  * Data sets: a matrix of examples loaded from an IDX file (MNIST's format,
  * gzip-compressed or plain), a NumPy .npy file (uint8 or float32) or a CSV
  * file. Every example is one row; image files are flattened row-major.
- * Values are scaled to [0, 1] when the file holds bytes (divided by 255)
- * and kept as they are for float32 files.
+ * Values are scaled to [0, 1] when the file holds bytes (multiplied by
+ * RG_BYTE_SCALE, the float nearest 1 / 255) and kept as they are for
+ * float32 files.
  */
 #ifndef RBMGRAPH_DATA_H
 #define RBMGRAPH_DATA_H
@@ -68,6 +69,18 @@ rg_status rg_dataset_column_stats(const rg_dataset *ds, double min_std,
  */
 rg_status rg_dataset_set_standardize(rg_dataset *ds, const float *mean,
                                      const float *std, rg_error *err);
+
+/* Byte data is scaled by this float (the one nearest 1 / 255). */
+#define RG_BYTE_SCALE (1.0f / 255.0f)
+
+/*
+ * Copies the raw bytes of the listed rows into `dst` (n_selected * n_cols
+ * bytes) when the data set holds bytes and no transformation (binarize,
+ * standardise) applies; returns false, copying nothing, otherwise. The
+ * values rg_dataset_gather gives are these bytes times RG_BYTE_SCALE.
+ */
+bool rg_dataset_gather_bytes(const rg_dataset *ds, const int64_t *rows,
+                             int64_t n_selected, uint8_t *dst);
 
 /*
  * Fills `perm` with a permutation of 0..n-1 that depends only on `seed`

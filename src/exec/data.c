@@ -898,7 +898,10 @@ static void apply_options(rg_dataset *ds, const rg_data_options *opt)
     ds->binarize = opt->binarize;
     ds->threshold = opt->threshold;
     for (int b = 0; b < 256; b++) {
-        float v = (float)b / 255.0f;
+        /* A product, not a quotient, because the OpenCL upload path
+         * converts bytes on the device, where only the product is
+         * correctly rounded; both paths then give the same floats. */
+        float v = (float)b * RG_BYTE_SCALE;
         ds->byte_values[b] = opt->binarize ? (v > opt->threshold ? 1.0f : 0.0f)
                                            : v;
     }
@@ -1012,6 +1015,19 @@ static void gather_raw(const rg_dataset *ds, int64_t r, float *out)
     } else {
         memcpy(out, ds->floats + r * n_cols, (size_t)n_cols * sizeof(float));
     }
+}
+
+bool rg_dataset_gather_bytes(const rg_dataset *ds, const int64_t *rows,
+                             int64_t n_selected, uint8_t *dst)
+{
+    if (ds->bytes == NULL || ds->binarize || ds->std_mean != NULL) {
+        return false;
+    }
+    for (int64_t s = 0; s < n_selected; s++) {
+        memcpy(dst + s * ds->n_cols, ds->bytes + rows[s] * ds->n_cols,
+               (size_t)ds->n_cols);
+    }
+    return true;
 }
 
 void rg_dataset_gather(const rg_dataset *ds, const int64_t *rows,

@@ -326,15 +326,31 @@ static rg_status check_tensors_finite(const rg_trainer *t, rg_error *err)
                         (unsigned long long)(t->step - 1));
 }
 
-/* Runs one minibatch and, when `read_metrics`, adds its metrics to `sums`. */
-static rg_status run_batch(rg_trainer *t, const float *batch, double *sums,
-                           bool read_metrics, rg_error *err)
+/*
+ * Sets the data input to the listed rows. Byte data crosses to the
+ * device as bytes, a quarter of the float size, and is scaled there;
+ * other data is gathered into `floats` first.
+ */
+static rg_status upload_batch(rg_trainer *t, const rg_dataset *ds,
+                              const int64_t *rows, float *floats,
+                              uint8_t *bytes, rg_error *err)
 {
-    rg_status st = rg_exec_set_input(t->exec, t->input, batch,
-                                     t->batch * t->n_features, err);
-    if (st == RG_STATUS_OK) {
-        st = rg_exec_run(t->exec, t->step, err);
+    int64_t n = t->batch * t->n_features;
+
+    if (rg_dataset_gather_bytes(ds, rows, t->batch, bytes)) {
+        return rg_exec_set_input_u8(t->exec, t->input, bytes, n,
+                                    RG_BYTE_SCALE, err);
     }
+    rg_dataset_gather(ds, rows, t->batch, floats);
+    return rg_exec_set_input(t->exec, t->input, floats, n, err);
+}
+
+/* Runs one minibatch and, when `read_metrics`, adds its metrics to `sums`. */
+static rg_status run_batch(rg_trainer *t, double *sums, bool read_metrics,
+                           rg_error *err)
+{
+    rg_status st = rg_exec_run(t->exec, t->step, err);
+
     for (int i = 0; i < t->n_metrics && st == RG_STATUS_OK && read_metrics;
          i++) {
         const char *name = rg_trainer_metric_name(t, i);
@@ -365,9 +381,11 @@ rg_status rg_trainer_run_epoch(rg_trainer *t, const rg_dataset *ds,
     int64_t *order = malloc((size_t)n_rows * sizeof(*order));
     float *batch = malloc((size_t)(t->batch * t->n_features) *
                           sizeof(*batch));
-    if (order == NULL || batch == NULL) {
+    uint8_t *bytes = malloc((size_t)(t->batch * t->n_features));
+    if (order == NULL || batch == NULL || bytes == NULL) {
         free(order);
         free(batch);
+        free(bytes);
         return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
     }
 
@@ -378,8 +396,10 @@ rg_status rg_trainer_run_epoch(rg_trainer *t, const rg_dataset *ds,
     for (int64_t b = 0; b < n_batches && st == RG_STATUS_OK; b++) {
         bool read_metrics = b % t->metric_interval == 0;
 
-        rg_dataset_gather(ds, order + b * t->batch, t->batch, batch);
-        st = run_batch(t, batch, t->means, read_metrics, err);
+        st = upload_batch(t, ds, order + b * t->batch, batch, bytes, err);
+        if (st == RG_STATUS_OK) {
+            st = run_batch(t, t->means, read_metrics, err);
+        }
         n_read += read_metrics ? 1 : 0;
         if (on_batch != NULL) {
             on_batch(b + 1, n_batches, user);
@@ -397,5 +417,6 @@ rg_status rg_trainer_run_epoch(rg_trainer *t, const rg_dataset *ds,
 
     free(order);
     free(batch);
+    free(bytes);
     return st;
 }
