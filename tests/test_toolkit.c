@@ -402,6 +402,7 @@ START_TEST(bad_usage_rejected)
     ck_assert_ptr_nonnull(strstr(read_output("err.txt", err, sizeof(err)),
                                  "drop the MODEL"));
     ck_assert_int_eq(rbm_graph("sample x.npz --from nowhere"), 2);
+    ck_assert_int_eq(rbm_graph("eval x.npz --schedule cubic"), 2);
     ck_assert_int_eq(rbm_graph("sample x.npz --shape 28"), 2);
     ck_assert_int_eq(rbm_graph("features x.npz --data y.npy"), 2);
     ck_assert_int_eq(rbm_graph("eval \"$D/none.npz\""), 1);
@@ -700,6 +701,12 @@ START_TEST(eval_reports_every_metric)
     ck_assert_int_eq(sscanf(fe, "free_energy: held-out %lf, training %lf, "
                             "gap %lf", &held_out, &train, &gap), 3);
     ck_assert_double_eq_tol(gap, held_out - train, 2e-4);
+
+    /* The even spacing runs too. */
+    RUN_OK("eval \"$D/e.npz\" --rows 100 --train-rows 100 --chains 10 "
+           "--betas 30 --schedule linear");
+    read_output("out.txt", out, sizeof(out));
+    ck_assert_msg(strstr(out, "10 chains, 30 steps") != NULL, "%s", out);
 
     /* An explicit schedule replaces --betas. */
     char path[512];

@@ -47,10 +47,16 @@ static const char eval_help[] =
     "      --train-rows N       use the first N training examples (default\n"
     "                           10000, at most as many as training used)\n"
     "      --chains N           AIS chains run together (default 100)\n"
-    "      --betas N            AIS annealing steps, inverse temperatures\n"
-    "                           spaced evenly from 0 to 1 (default 10000)\n"
+    "      --betas N            AIS annealing steps (default 14500)\n"
+    "      --schedule NAME      how the inverse temperatures run from 0 to\n"
+    "                           1: 'piecewise' (default) spends 1/29 of the\n"
+    "                           steps on [0, 0.5], 8/29 on [0.5, 0.9] and\n"
+    "                           20/29 on [0.9, 1], where the annealed\n"
+    "                           distributions change fastest; 'linear'\n"
+    "                           spaces them evenly\n"
     "      --temperatures FILE  AIS inverse temperatures, one number per\n"
-    "                           line, from 0 up to 1; replaces --betas\n"
+    "                           line, from 0 up to 1; replaces --betas and\n"
+    "                           --schedule\n"
     "      --no-ais             skip AIS and the log-likelihood\n"
     "      --seed N             select another stream of random draws\n"
     "                           (default 0)\n"
@@ -63,6 +69,7 @@ typedef struct eval_args {
     const char *data;
     const char *train_data;
     const char *temperatures;
+    const char *schedule;
     const char *device;
     long long rows;
     long long train_rows;
@@ -88,7 +95,8 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
 {
     enum {
         OPT_ROWS = 256, OPT_TRAIN_DATA, OPT_TRAIN_ROWS, OPT_CHAINS,
-        OPT_BETAS, OPT_TEMPERATURES, OPT_NO_AIS, OPT_SEED, OPT_DEVICE
+        OPT_BETAS, OPT_SCHEDULE, OPT_TEMPERATURES, OPT_NO_AIS, OPT_SEED,
+        OPT_DEVICE
     };
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},
@@ -97,6 +105,7 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
         {"train-rows", required_argument, NULL, OPT_TRAIN_ROWS},
         {"chains", required_argument, NULL, OPT_CHAINS},
         {"betas", required_argument, NULL, OPT_BETAS},
+        {"schedule", required_argument, NULL, OPT_SCHEDULE},
         {"temperatures", required_argument, NULL, OPT_TEMPERATURES},
         {"no-ais", no_argument, NULL, OPT_NO_AIS},
         {"seed", required_argument, NULL, OPT_SEED},
@@ -114,6 +123,15 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
         case 'd': a->data = optarg; break;
         case OPT_TRAIN_DATA: a->train_data = optarg; break;
         case OPT_TEMPERATURES: a->temperatures = optarg; break;
+        case OPT_SCHEDULE:
+            a->schedule = optarg;
+            if (strcmp(optarg, "piecewise") != 0
+                && strcmp(optarg, "linear") != 0) {
+                status = cli_usage_error("eval ", "--schedule needs "
+                                         "'piecewise' or 'linear', got '%s'",
+                                         optarg);
+            }
+            break;
         case OPT_NO_AIS: a->no_ais = true; break;
         case OPT_DEVICE: a->device = optarg; break;
         case OPT_ROWS:
@@ -150,6 +168,41 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
                                "file");
     }
     a->checkpoint = argv[optind];
+    return 0;
+}
+
+/*
+ * Builds the piecewise schedule of `n_steps` annealing steps: 1/29 of them
+ * evenly on [0, 0.5], 8/29 on [0.5, 0.9] and the rest on [0.9, 1], each
+ * piece at least one step. Stores a heap array of n_steps + 1 values in
+ * *betas. Needs n_steps >= 3.
+ */
+static int piecewise_schedule(int64_t n_steps, double **betas)
+{
+    static const double bounds[4] = {0.0, 0.5, 0.9, 1.0};
+    int64_t counts[3];
+    double *values = malloc((size_t)(n_steps + 1) * sizeof(double));
+    int64_t k = 0;
+
+    if (values == NULL) {
+        fprintf(stderr, "%s: error: out of memory\n", cli_program);
+        return 1;
+    }
+    counts[0] = llround((double)n_steps / 29.0);
+    counts[1] = llround((double)n_steps * 8.0 / 29.0);
+    counts[0] = counts[0] > 0 ? counts[0] : 1;
+    counts[1] = counts[1] > 0 ? counts[1] : 1;
+    counts[2] = n_steps - counts[0] - counts[1];
+    for (int piece = 0; piece < 3; piece++) {
+        double width = bounds[piece + 1] - bounds[piece];
+
+        for (int64_t i = 0; i < counts[piece]; i++) {
+            values[k++] = bounds[piece] + width * (double)i
+                                              / (double)counts[piece];
+        }
+    }
+    values[k] = 1.0;
+    *betas = values;
     return 0;
 }
 
@@ -343,6 +396,10 @@ static int eval_ais(const eval_args *a, const cli_checkpoint *c,
         && read_temperatures(a->temperatures, &betas, &options.n_betas) != 0) {
         return 1;
     }
+    if (a->temperatures == NULL && strcmp(a->schedule, "piecewise") == 0
+        && a->betas >= 3 && piecewise_schedule(a->betas, &betas) != 0) {
+        return 1;
+    }
     options.betas = betas;
     if (isatty(STDERR_FILENO)) {
         options.on_progress = on_ais_step;
@@ -372,6 +429,11 @@ static void print_ais(const rg_ais_result *r, metric_pair fe)
            "steps, log-weight std %.3f, %.1f s)\n", r->log_z, r->log_z_low,
            r->log_z_high, (long long)r->n_chains, (long long)r->n_betas,
            r->log_w_std, r->seconds);
+    if (r->log_z_low == -INFINITY) {
+        fprintf(stderr, "%s: note: the AIS weights vary too much for a "
+                "lower bound on log_z; run more --betas or --chains\n",
+                cli_program);
+    }
     printf("log_likelihood: held-out %.4f [%.4f, %.4f], training %.4f "
            "[%.4f, %.4f]\n", -fe.held_out - r->log_z,
            -fe.held_out - r->log_z_high, -fe.held_out - r->log_z_low,
@@ -443,7 +505,8 @@ int cmd_eval(int argc, char **argv)
     a.device = "cpu";
     a.train_rows = 10000;
     a.chains = 100;
-    a.betas = 10000;
+    a.betas = 14500;
+    a.schedule = "piecewise";
     status = parse_eval_args(argc, argv, &a);
     if (status != 0) {
         return status < 0 ? 0 : status;
