@@ -1,12 +1,9 @@
 /*
- * Model files: reads YAML with libyaml's event parser into a small tree,
- * then turns the tree into the rg_model description of front.h. Also the
- * public model accessors and rg_model_set.
- *
- * libyaml accepts things a model file must not contain, so this file
- * rejects them itself: duplicate keys, anchors, aliases, merge keys, tags,
- * more than one document. libyaml's marks are zero-based and count
- * characters; every location stored in the model is 1-based.
+ * Model files: turns the YAML tree of front_tree.c into the rg_model
+ * description of front.h, section by section (dims, hyper, params, state,
+ * inputs, graph, chains, entries), and checks names across sections. Also
+ * rg_model_load and rg_model_load_string. Every location stored in the
+ * model is 1-based.
  */
 #include <errno.h>
 #include <float.h>
@@ -17,555 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <yaml.h>
-
 #include "graph/error_internal.h"
-#include "graph/front.h"
-
-/* Largest model file accepted; real models are a few kilobytes. */
-#define MAX_FILE_BYTES (16 * 1024 * 1024)
-
-/* Deepest YAML nesting accepted; the format itself needs 5 levels. */
-#define MAX_YAML_DEPTH 32
-
-typedef enum ynode_kind {
-    YNODE_SCALAR,
-    YNODE_SEQUENCE,
-    YNODE_MAPPING,
-} ynode_kind;
-
-/* A YAML node. Mapping items alternate key, value. */
-typedef struct ynode {
-    ynode_kind kind;
-    yaml_scalar_style_t style;
-    char *text; /* scalar value, NUL-terminated */
-    size_t length;
-    front_loc loc;
-    yaml_mark_t start_mark;
-    yaml_mark_t end_mark;
-    struct ynode **items;
-    int n_items;
-    int cap_items;
-} ynode;
-
-typedef struct loader {
-    rg_model *m;
-    rg_error *err;
-    size_t *line_starts; /* byte offset of each line of m->source */
-    size_t n_lines;
-    yaml_parser_t parser;
-} loader;
-
-static rg_status fail(loader *l, rg_status code, front_loc loc,
-                      const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static rg_status fail(loader *l, rg_status code, front_loc loc,
-                      const char *fmt, ...)
-{
-    va_list args;
-
-    va_start(args, fmt);
-    rg_error_vset_at(l->err, code, l->m->file, loc.line, loc.column, fmt,
-                     args);
-    va_end(args);
-    return code;
-}
-
-static rg_status fail_no_memory(loader *l)
-{
-    front_loc none = {0, 0};
-
-    return fail(l, RG_STATUS_NO_MEMORY, none,
-                "out of memory while loading the model");
-}
-
-static char *copy_string(const char *text)
-{
-    size_t size = strlen(text) + 1;
-    char *copy = malloc(size);
-
-    if (copy != NULL) {
-        memcpy(copy, text, size);
-    }
-    return copy;
-}
-
-/* Source positions. */
-
-static bool is_line_break(const char *s, size_t i, size_t length)
-{
-    return s[i] == '\n' || (s[i] == '\r' && (i + 1 >= length
-                                             || s[i + 1] != '\n'));
-}
-
-/* Records the start of every line, skipping a UTF-8 byte order mark. */
-static rg_status index_lines(loader *l)
-{
-    const char *s = l->m->source;
-    size_t length = l->m->source_length;
-    size_t n = 1;
-    size_t k = 1;
-
-    for (size_t i = 0; i < length; i++) {
-        n += is_line_break(s, i, length);
-    }
-    l->line_starts = malloc(n * sizeof(*l->line_starts));
-    if (l->line_starts == NULL) {
-        return fail_no_memory(l);
-    }
-    l->line_starts[0] = 0;
-    if (length >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
-        l->line_starts[0] = 3;
-    }
-    for (size_t i = 0; i < length; i++) {
-        if (is_line_break(s, i, length)) {
-            l->line_starts[k++] = i + 1;
-        }
-    }
-    l->n_lines = n;
-    return RG_STATUS_OK;
-}
-
-/* Converts a libyaml mark (line and column in characters) to a byte. */
-static size_t mark_offset(const loader *l, yaml_mark_t mark)
-{
-    const char *s = l->m->source;
-    size_t length = l->m->source_length;
-    size_t pos;
-
-    if (mark.line >= l->n_lines) {
-        return length;
-    }
-    pos = l->line_starts[mark.line];
-    for (size_t column = 0; column < mark.column && pos < length;) {
-        pos++;
-        if (pos >= length || ((unsigned char)s[pos] & 0xC0) != 0x80) {
-            column++;
-        }
-    }
-    return pos;
-}
-
-/* Converts a byte offset to a 1-based line and column. */
-static front_loc offset_loc(const loader *l, size_t offset)
-{
-    front_loc loc = {1, 1};
-    size_t line = 0;
-
-    while (line + 1 < l->n_lines && l->line_starts[line + 1] <= offset) {
-        line++;
-    }
-    loc.line = (int)line + 1;
-    for (size_t i = l->line_starts[line]; i < offset; i++) {
-        if (((unsigned char)l->m->source[i] & 0xC0) != 0x80) {
-            loc.column++;
-        }
-    }
-    return loc;
-}
-
-static front_loc mark_loc(yaml_mark_t mark)
-{
-    front_loc loc = {(int)mark.line + 1, (int)mark.column + 1};
-
-    return loc;
-}
-
-/* The YAML tree. */
-
-static void ynode_free(ynode *node)
-{
-    if (node == NULL) {
-        return;
-    }
-    for (int i = 0; i < node->n_items; i++) {
-        ynode_free(node->items[i]);
-    }
-    free(node->items);
-    free(node->text);
-    free(node);
-}
-
-static ynode *ynode_new(ynode_kind kind, const yaml_event_t *event)
-{
-    ynode *node = calloc(1, sizeof(*node));
-
-    if (node == NULL) {
-        return NULL;
-    }
-    node->kind = kind;
-    node->start_mark = event->start_mark;
-    node->end_mark = event->end_mark;
-    node->loc = mark_loc(event->start_mark);
-    return node;
-}
-
-static bool ynode_append(ynode *parent, ynode *child)
-{
-    if (parent->n_items == parent->cap_items) {
-        int cap = parent->cap_items == 0 ? 8 : parent->cap_items * 2;
-        ynode **items = realloc(parent->items, (size_t)cap * sizeof(*items));
-
-        if (items == NULL) {
-            return false;
-        }
-        parent->items = items;
-        parent->cap_items = cap;
-    }
-    parent->items[parent->n_items++] = child;
-    return true;
-}
-
-static const char *ynode_kind_str(const ynode *node)
-{
-    switch (node->kind) {
-    case YNODE_SCALAR:
-        return node->length == 0 && node->style == YAML_PLAIN_SCALAR_STYLE
-                   ? "an empty value" : "a string";
-    case YNODE_SEQUENCE:
-        return "a sequence";
-    case YNODE_MAPPING:
-        return "a mapping";
-    }
-    return "a node";
-}
-
-/* Translates libyaml's failure into an error with a 1-based location. */
-static rg_status fail_yaml(loader *l)
-{
-    yaml_parser_t *p = &l->parser;
-    const char *problem = p->problem != NULL ? p->problem : "unknown error";
-    size_t offset;
-    front_loc loc;
-
-    if (p->error == YAML_MEMORY_ERROR) {
-        return fail_no_memory(l);
-    }
-    if (p->error == YAML_READER_ERROR) {
-        loc = offset_loc(l, p->problem_offset);
-        return fail(l, RG_STATUS_SYNTAX, loc,
-                    "invalid text: %s; model files are UTF-8 text",
-                    problem);
-    }
-    loc = mark_loc(p->problem_mark);
-    offset = mark_offset(l, p->problem_mark);
-    if (offset < l->m->source_length && l->m->source[offset] == '\t') {
-        return fail(l, RG_STATUS_SYNTAX, loc,
-                    "tab character where YAML expects indentation or a "
-                    "value; YAML indents with spaces only, so replace the "
-                    "tab with spaces");
-    }
-    if (p->context != NULL) {
-        return fail(l, RG_STATUS_SYNTAX, loc,
-                    "invalid YAML: %s, %s that starts at %d:%d", problem,
-                    p->context, (int)p->context_mark.line + 1,
-                    (int)p->context_mark.column + 1);
-    }
-    return fail(l, RG_STATUS_SYNTAX, loc, "invalid YAML: %s", problem);
-}
-
-static rg_status next_event(loader *l, yaml_event_t *event)
-{
-    if (!yaml_parser_parse(&l->parser, event)) {
-        return fail_yaml(l);
-    }
-    return RG_STATUS_OK;
-}
-
-/* Rejects anchors and tags on a node's start event. */
-static rg_status check_decorations(loader *l, const yaml_event_t *event,
-                                   const yaml_char_t *anchor,
-                                   const yaml_char_t *tag)
-{
-    front_loc loc = mark_loc(event->start_mark);
-
-    if (anchor != NULL) {
-        return fail(l, RG_STATUS_SYNTAX, loc,
-                    "YAML anchor '&%s' is not supported; write the value "
-                    "out in full", (const char *)anchor);
-    }
-    if (tag != NULL) {
-        return fail(l, RG_STATUS_SYNTAX, loc,
-                    "YAML tag '%s' is not supported; remove the tag",
-                    (const char *)tag);
-    }
-    return RG_STATUS_OK;
-}
-
-static rg_status read_node(loader *l, yaml_event_t *event, int depth,
-                           ynode **out);
-
-static rg_status read_scalar(loader *l, yaml_event_t *event, ynode **out)
-{
-    ynode *node;
-    rg_status status = check_decorations(l, event, event->data.scalar.anchor,
-                                         event->data.scalar.tag);
-
-    if (status != RG_STATUS_OK) {
-        return status;
-    }
-    node = ynode_new(YNODE_SCALAR, event);
-    if (node == NULL) {
-        return fail_no_memory(l);
-    }
-    node->style = event->data.scalar.style;
-    node->length = event->data.scalar.length;
-    node->text = malloc(node->length + 1);
-    if (node->text == NULL) {
-        ynode_free(node);
-        return fail_no_memory(l);
-    }
-    memcpy(node->text, event->data.scalar.value, node->length);
-    node->text[node->length] = '\0';
-    *out = node;
-    return RG_STATUS_OK;
-}
-
-/* Reads children until the matching end event. */
-static rg_status read_children(loader *l, ynode *parent, int depth,
-                               yaml_event_type_t end_type)
-{
-    for (;;) {
-        yaml_event_t event;
-        ynode *child = NULL;
-        rg_status status = next_event(l, &event);
-
-        if (status != RG_STATUS_OK) {
-            return status;
-        }
-        if (event.type == end_type) {
-            parent->end_mark = event.end_mark;
-            yaml_event_delete(&event);
-            return RG_STATUS_OK;
-        }
-        status = read_node(l, &event, depth + 1, &child);
-        yaml_event_delete(&event);
-        if (status != RG_STATUS_OK) {
-            return status;
-        }
-        if (!ynode_append(parent, child)) {
-            ynode_free(child);
-            return fail_no_memory(l);
-        }
-    }
-}
-
-static int compare_keys(const void *a, const void *b)
-{
-    const ynode *ka = *(const ynode *const *)a;
-    const ynode *kb = *(const ynode *const *)b;
-    int c = strcmp(ka->text, kb->text);
-
-    if (c != 0) {
-        return c;
-    }
-    return ka->start_mark.index < kb->start_mark.index ? -1 : 1;
-}
-
-/*
- * Checks that keys are scalars, that none is a merge key and that none
- * repeats. Sorting finds duplicates in n log n; the one reported is the
- * repeat that comes first in the file.
- */
-static rg_status check_keys(loader *l, const ynode *map)
-{
-    int n = map->n_items / 2;
-    const ynode **keys;
-    const ynode *repeat = NULL;
-    const ynode *first = NULL;
-
-    for (int i = 0; i < n; i++) {
-        const ynode *key = map->items[2 * i];
-
-        if (key->kind != YNODE_SCALAR) {
-            return fail(l, RG_STATUS_SYNTAX, key->loc,
-                        "mapping key is %s; keys must be plain names",
-                        ynode_kind_str(key));
-        }
-        if (key->style == YAML_PLAIN_SCALAR_STYLE
-            && strcmp(key->text, "<<") == 0) {
-            return fail(l, RG_STATUS_SYNTAX, key->loc,
-                        "YAML merge key '<<' is not supported; write the "
-                        "keys out in full");
-        }
-    }
-    keys = malloc((size_t)(n > 0 ? n : 1) * sizeof(*keys));
-    if (keys == NULL) {
-        return fail_no_memory(l);
-    }
-    for (int i = 0; i < n; i++) {
-        keys[i] = map->items[2 * i];
-    }
-    qsort(keys, (size_t)n, sizeof(*keys), compare_keys);
-    for (int i = 1; i < n; i++) {
-        if (strcmp(keys[i - 1]->text, keys[i]->text) == 0
-            && (repeat == NULL
-                || keys[i]->start_mark.index < repeat->start_mark.index)) {
-            repeat = keys[i];
-            first = keys[i - 1];
-        }
-    }
-    free(keys);
-    if (repeat != NULL) {
-        return fail(l, RG_STATUS_SYNTAX, repeat->loc,
-                    "duplicate key '%s'; it is first defined at %d:%d, so "
-                    "remove or rename one of them",
-                    repeat->text, first->loc.line, first->loc.column);
-    }
-    return RG_STATUS_OK;
-}
-
-static rg_status read_collection(loader *l, yaml_event_t *event, int depth,
-                                 ynode **out)
-{
-    bool is_map = event->type == YAML_MAPPING_START_EVENT;
-    ynode *node;
-    rg_status status;
-
-    if (is_map) {
-        status = check_decorations(l, event, event->data.mapping_start.anchor,
-                                   event->data.mapping_start.tag);
-    } else {
-        status = check_decorations(l, event,
-                                   event->data.sequence_start.anchor,
-                                   event->data.sequence_start.tag);
-    }
-    if (status != RG_STATUS_OK) {
-        return status;
-    }
-    node = ynode_new(is_map ? YNODE_MAPPING : YNODE_SEQUENCE, event);
-    if (node == NULL) {
-        return fail_no_memory(l);
-    }
-    status = read_children(l, node, depth,
-                           is_map ? YAML_MAPPING_END_EVENT
-                                  : YAML_SEQUENCE_END_EVENT);
-    if (status == RG_STATUS_OK && is_map) {
-        status = check_keys(l, node);
-    }
-    if (status != RG_STATUS_OK) {
-        ynode_free(node);
-        return status;
-    }
-    *out = node;
-    return RG_STATUS_OK;
-}
-
-/* Reads the node that starts with `event` (owned by the caller). */
-static rg_status read_node(loader *l, yaml_event_t *event, int depth,
-                           ynode **out)
-{
-    front_loc loc = mark_loc(event->start_mark);
-
-    if (depth > MAX_YAML_DEPTH) {
-        return fail(l, RG_STATUS_SYNTAX, loc,
-                    "YAML nested more than %d levels deep; a model file "
-                    "needs only a few, so look for unclosed brackets",
-                    MAX_YAML_DEPTH);
-    }
-    switch (event->type) {
-    case YAML_SCALAR_EVENT:
-        return read_scalar(l, event, out);
-    case YAML_SEQUENCE_START_EVENT:
-    case YAML_MAPPING_START_EVENT:
-        return read_collection(l, event, depth, out);
-    case YAML_ALIAS_EVENT:
-        return fail(l, RG_STATUS_SYNTAX, loc,
-                    "YAML alias '*%s' is not supported; write the value "
-                    "out in full", (const char *)event->data.alias.anchor);
-    default:
-        return fail(l, RG_STATUS_SYNTAX, loc,
-                    "invalid YAML: unexpected event %d", (int)event->type);
-    }
-}
-
-/* Expects an event of `type` and discards it. */
-static rg_status expect_event(loader *l, yaml_event_type_t type,
-                              yaml_event_t *event)
-{
-    rg_status status = next_event(l, event);
-
-    if (status == RG_STATUS_OK && event->type != type) {
-        yaml_event_delete(event);
-        return fail(l, RG_STATUS_SYNTAX, mark_loc(event->start_mark),
-                    "invalid YAML: unexpected event %d", (int)event->type);
-    }
-    return status;
-}
-
-static rg_status read_body(loader *l, ynode **root)
-{
-    yaml_event_t event;
-    front_loc start = {1, 1};
-    rg_status status = expect_event(l, YAML_STREAM_START_EVENT, &event);
-
-    if (status != RG_STATUS_OK) {
-        return status;
-    }
-    yaml_event_delete(&event);
-    status = next_event(l, &event);
-    if (status != RG_STATUS_OK) {
-        return status;
-    }
-    if (event.type == YAML_STREAM_END_EVENT) {
-        yaml_event_delete(&event);
-        return fail(l, RG_STATUS_MODEL, start,
-                    "empty model file; expected a mapping with at least the "
-                    "keys model and params");
-    }
-    yaml_event_delete(&event); /* DOCUMENT-START */
-    status = next_event(l, &event);
-    if (status != RG_STATUS_OK) {
-        return status;
-    }
-    status = read_node(l, &event, 0, root);
-    yaml_event_delete(&event);
-    if (status != RG_STATUS_OK) {
-        return status;
-    }
-    status = expect_event(l, YAML_DOCUMENT_END_EVENT, &event);
-    if (status != RG_STATUS_OK) {
-        return status;
-    }
-    yaml_event_delete(&event);
-    status = next_event(l, &event);
-    if (status != RG_STATUS_OK) {
-        return status;
-    }
-    if (event.type == YAML_DOCUMENT_START_EVENT) {
-        status = fail(l, RG_STATUS_SYNTAX, mark_loc(event.start_mark),
-                      "second YAML document; a model file holds exactly one "
-                      "document, so remove everything from this '---' on");
-    }
-    yaml_event_delete(&event);
-    return status;
-}
-
-/*
- * Parses the source with libyaml into a tree. Rejects UTF-16 input, whose
- * marks would not map onto bytes of the source.
- */
-static rg_status read_tree(loader *l, ynode **root)
-{
-    rg_status status;
-
-    *root = NULL;
-    if (!yaml_parser_initialize(&l->parser)) {
-        return fail_no_memory(l);
-    }
-    yaml_parser_set_input_string(&l->parser,
-                                 (const unsigned char *)l->m->source,
-                                 l->m->source_length);
-    yaml_parser_set_encoding(&l->parser, YAML_UTF8_ENCODING);
-    status = read_body(l, root);
-    yaml_parser_delete(&l->parser);
-    if (status != RG_STATUS_OK) {
-        ynode_free(*root);
-        *root = NULL;
-    }
-    return status;
-}
+#include "graph/front_read.h"
 
 /* Mapping access and key checks. */
 
@@ -642,13 +92,13 @@ static rg_status check_known_keys(loader *l, const ynode *map,
         }
         join_words(valid, list, sizeof(list));
         if (close != NULL) {
-            return fail(l, RG_STATUS_MODEL, key->loc,
-                        "unknown key '%s' in %s; did you mean '%s'? "
-                        "Valid keys: %s", key->text, where, close, list);
+            return front_fail(l, RG_STATUS_MODEL, key->loc,
+                              "unknown key '%s' in %s; did you mean '%s'? "
+                              "Valid keys: %s", key->text, where, close, list);
         }
-        return fail(l, RG_STATUS_MODEL, key->loc,
-                    "unknown key '%s' in %s; valid keys: %s", key->text,
-                    where, list);
+        return front_fail(l, RG_STATUS_MODEL, key->loc,
+                          "unknown key '%s' in %s; valid keys: %s", key->text,
+                          where, list);
     }
     return RG_STATUS_OK;
 }
@@ -659,9 +109,9 @@ static rg_status expect_mapping(loader *l, const ynode *node,
     if (node->kind == YNODE_MAPPING) {
         return RG_STATUS_OK;
     }
-    return fail(l, RG_STATUS_MODEL, node->loc,
-                "%s must be a mapping of %s, found %s", what, form,
-                ynode_kind_str(node));
+    return front_fail(l, RG_STATUS_MODEL, node->loc,
+                      "%s must be a mapping of %s, found %s", what, form,
+                      front_ynode_kind_str(node));
 }
 
 static bool is_identifier(const char *text, size_t length)
@@ -688,29 +138,18 @@ static bool is_identifier(const char *text, size_t length)
 static rg_status check_name(loader *l, const ynode *key, const char *what)
 {
     if (!is_identifier(key->text, key->length)) {
-        return fail(l, RG_STATUS_MODEL, key->loc,
-                    "invalid %s name '%s'; names are letters, digits and "
-                    "'_', and start with a letter or '_'", what, key->text);
+        return front_fail(l, RG_STATUS_MODEL, key->loc,
+                          "invalid %s name '%s'; names are letters, digits and "
+                          "'_', and start with a letter or '_'", what, key->text);
     }
     if (expr_is_function(key->text)) {
-        return fail(l, RG_STATUS_MODEL, key->loc,
-                    "%s name '%s' is a built-in function; choose another "
-                    "name", what, key->text);
+        return front_fail(l, RG_STATUS_MODEL, key->loc,
+                          "%s name '%s' is a built-in function; choose another "
+                          "name", what, key->text);
     }
     return RG_STATUS_OK;
 }
 
-/* Numbers. */
-
-typedef enum number_problem {
-    NUMBER_OK,
-    NUMBER_EMPTY,
-    NUMBER_BOOLEAN,
-    NUMBER_NON_FINITE,
-    NUMBER_LEADING_ZERO,
-    NUMBER_SYNTAX,
-    NUMBER_RANGE,
-} number_problem;
 
 static bool word_in(const char *text, const char *const *words)
 {
@@ -837,8 +276,8 @@ static void describe_problem(number_problem problem, const char *text,
 }
 
 /* Shared by YAML values and rg_model_set: parses a finite number. */
-static number_problem parse_finite(const char *text, double *value,
-                                   char *why, size_t size)
+number_problem front_parse_finite(const char *text, double *value,
+                                  char *why, size_t size)
 {
     bool is_integer;
     number_problem problem = number_parse(text, value, &is_integer);
@@ -850,8 +289,8 @@ static number_problem parse_finite(const char *text, double *value,
 }
 
 /* Parses an integer in 1..max; on failure writes the reason into `why`. */
-static bool parse_positive(const char *text, int64_t max, int64_t *value,
-                           char *why, size_t size)
+bool front_parse_positive(const char *text, int64_t max, int64_t *value,
+                          char *why, size_t size)
 {
     bool is_integer = false;
     double number = 0.0;
@@ -889,18 +328,18 @@ static rg_status read_number(loader *l, const ynode *node, const char *what,
     char why[160];
 
     if (node->kind != YNODE_SCALAR) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "%s must be a number, found %s", what,
-                    ynode_kind_str(node));
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "%s must be a number, found %s", what,
+                          front_ynode_kind_str(node));
     }
     if (node->style != YAML_PLAIN_SCALAR_STYLE) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "%s must be a number, found the quoted string '%.60s'; "
-                    "remove the quotes", what, node->text);
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "%s must be a number, found the quoted string '%.60s'; "
+                          "remove the quotes", what, node->text);
     }
-    if (parse_finite(node->text, value, why, sizeof(why)) != NUMBER_OK) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "%s must be a finite number; %s", what, why);
+    if (front_parse_finite(node->text, value, why, sizeof(why)) != NUMBER_OK) {
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "%s must be a finite number; %s", what, why);
     }
     return RG_STATUS_OK;
 }
@@ -911,18 +350,18 @@ static rg_status read_positive(loader *l, const ynode *node, const char *what,
     char why[160];
 
     if (node->kind != YNODE_SCALAR) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "%s must be a positive integer, found %s", what,
-                    ynode_kind_str(node));
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "%s must be a positive integer, found %s", what,
+                          front_ynode_kind_str(node));
     }
     if (node->style != YAML_PLAIN_SCALAR_STYLE) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "%s must be a positive integer, found a quoted string "
-                    "('%.60s'); remove the quotes", what, node->text);
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "%s must be a positive integer, found a quoted string "
+                          "('%.60s'); remove the quotes", what, node->text);
     }
-    if (!parse_positive(node->text, max, value, why, sizeof(why))) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "%s must be a positive integer; %s", what, why);
+    if (!front_parse_positive(node->text, max, value, why, sizeof(why))) {
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "%s must be a positive integer; %s", what, why);
     }
     return RG_STATUS_OK;
 }
@@ -961,8 +400,8 @@ static bool raw_scalar(const loader *l, const ynode *node, const char **text,
                        size_t *length, front_loc *origin)
 {
     const char *s = l->m->source;
-    size_t begin = mark_offset(l, node->start_mark);
-    size_t end = mark_offset(l, node->end_mark);
+    size_t begin = front_mark_offset(l, node->start_mark);
+    size_t end = front_mark_offset(l, node->end_mark);
 
     *origin = node->loc;
     switch (node->style) {
@@ -1002,9 +441,9 @@ static rg_status read_expr(loader *l, const ynode *node, const char *what,
 
     *out = NULL;
     if (node->kind != YNODE_SCALAR) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "%s must be an expression (a string), found %s", what,
-                    ynode_kind_str(node));
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "%s must be an expression (a string), found %s", what,
+                          front_ynode_kind_str(node));
     }
     if (!raw_scalar(l, node, &text, &length, &origin)) {
         /* NOTE: positions inside scalars with escapes are approximate. */
@@ -1031,7 +470,7 @@ static rg_status read_defs(loader *l, const ynode *map, const char *what,
     }
     *defs = calloc((size_t)(count > 0 ? count : 1), sizeof(**defs));
     if (*defs == NULL) {
-        return fail_no_memory(l);
+        return front_fail_no_memory(l);
     }
     for (int i = 0; i < count; i++) {
         const ynode *key = map_key(map, i);
@@ -1041,12 +480,12 @@ static rg_status read_defs(loader *l, const ynode *map, const char *what,
         if (status != RG_STATUS_OK) {
             return status;
         }
-        def->name = copy_string(key->text);
+        def->name = front_copy_string(key->text);
         def->loc = key->loc;
         def->value_loc = map_value(map, i)->loc;
         *n = i + 1;
         if (def->name == NULL) {
-            return fail_no_memory(l);
+            return front_fail_no_memory(l);
         }
         snprintf(where, sizeof(where), "%s '%s'", name_kind, key->text);
         status = read_expr(l, map_value(map, i), where, &def->expr);
@@ -1062,12 +501,12 @@ static rg_status read_defs(loader *l, const ynode *map, const char *what,
 static rg_status read_model_name(loader *l, const ynode *node)
 {
     if (node->kind != YNODE_SCALAR || node->length == 0) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "model must be the model's name, found %s",
-                    ynode_kind_str(node));
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "model must be the model's name, found %s",
+                          front_ynode_kind_str(node));
     }
-    l->m->name = copy_string(node->text);
-    return l->m->name == NULL ? fail_no_memory(l) : RG_STATUS_OK;
+    l->m->name = front_copy_string(node->text);
+    return l->m->name == NULL ? front_fail_no_memory(l) : RG_STATUS_OK;
 }
 
 static rg_status read_dims(loader *l, const ynode *map)
@@ -1081,7 +520,7 @@ static rg_status read_dims(loader *l, const ynode *map)
     }
     m->dims = calloc((size_t)map_size(map) + 1, sizeof(*m->dims));
     if (m->dims == NULL) {
-        return fail_no_memory(l);
+        return front_fail_no_memory(l);
     }
     for (int i = 0; i < map_size(map); i++) {
         const ynode *key = map_key(map, i);
@@ -1092,11 +531,11 @@ static rg_status read_dims(loader *l, const ynode *map)
         if (status != RG_STATUS_OK) {
             return status;
         }
-        dim->name = copy_string(key->text);
+        dim->name = front_copy_string(key->text);
         dim->loc = key->loc;
         m->n_dims = i + 1;
         if (dim->name == NULL) {
-            return fail_no_memory(l);
+            return front_fail_no_memory(l);
         }
         snprintf(what, sizeof(what), "dim '%s'", key->text);
         status = read_positive(l, map_value(map, i), what, FRONT_MAX_DIM,
@@ -1118,7 +557,7 @@ static rg_status read_hypers(loader *l, const ynode *map)
     }
     m->hypers = calloc((size_t)map_size(map) + 1, sizeof(*m->hypers));
     if (m->hypers == NULL) {
-        return fail_no_memory(l);
+        return front_fail_no_memory(l);
     }
     for (int i = 0; i < map_size(map); i++) {
         const ynode *key = map_key(map, i);
@@ -1129,11 +568,11 @@ static rg_status read_hypers(loader *l, const ynode *map)
         if (status != RG_STATUS_OK) {
             return status;
         }
-        hyper->name = copy_string(key->text);
+        hyper->name = front_copy_string(key->text);
         hyper->loc = key->loc;
         m->n_hypers = i + 1;
         if (hyper->name == NULL) {
-            return fail_no_memory(l);
+            return front_fail_no_memory(l);
         }
         snprintf(what, sizeof(what), "hyper '%s'", key->text);
         status = read_number(l, map_value(map, i), what, &hyper->value);
@@ -1144,7 +583,7 @@ static rg_status read_hypers(loader *l, const ynode *map)
     return RG_STATUS_OK;
 }
 
-static int find_dim(const rg_model *m, const char *name)
+int front_find_dim(const rg_model *m, const char *name)
 {
     for (int i = 0; i < m->n_dims; i++) {
         if (strcmp(m->dims[i].name, name) == 0) {
@@ -1154,7 +593,7 @@ static int find_dim(const rg_model *m, const char *name)
     return -1;
 }
 
-static int find_hyper(const rg_model *m, const char *name)
+int front_find_hyper(const rg_model *m, const char *name)
 {
     for (int i = 0; i < m->n_hypers; i++) {
         if (strcmp(m->hypers[i].name, name) == 0) {
@@ -1175,10 +614,10 @@ static rg_status read_extent(loader *l, const ynode *node, const char *what,
     extent->dim = -1;
     if (node->kind == YNODE_SCALAR && node->style == YAML_PLAIN_SCALAR_STYLE
         && is_identifier(node->text, node->length)
-        && find_hyper(m, node->text) < 0) {
+        && front_find_hyper(m, node->text) < 0) {
         const char *close = NULL;
 
-        extent->dim = find_dim(m, node->text);
+        extent->dim = front_find_dim(m, node->text);
         if (extent->dim >= 0) {
             return RG_STATUS_OK;
         }
@@ -1187,15 +626,15 @@ static rg_status read_extent(loader *l, const ynode *node, const char *what,
                 close = m->dims[i].name;
             }
         }
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "unknown dim '%s' in the shape of %s%s%s%s", node->text,
-                    what, close != NULL ? "; did you mean '" : "",
-                    close != NULL ? close : "", close != NULL ? "'?" : "");
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "unknown dim '%s' in the shape of %s%s%s%s", node->text,
+                          what, close != NULL ? "; did you mean '" : "",
+                          close != NULL ? close : "", close != NULL ? "'?" : "");
     }
-    if (node->kind == YNODE_SCALAR && find_hyper(m, node->text) >= 0) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "shape of %s uses hyper '%s'; shapes take dims or "
-                    "positive integers", what, node->text);
+    if (node->kind == YNODE_SCALAR && front_find_hyper(m, node->text) >= 0) {
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "shape of %s uses hyper '%s'; shapes take dims or "
+                          "positive integers", what, node->text);
     }
     char entry_what[160];
 
@@ -1212,15 +651,15 @@ static rg_status read_shape(loader *l, const ynode *node, const char *what,
     rg_status status;
 
     if (node->kind != YNODE_SEQUENCE) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "shape of %s must be a sequence of dims or positive "
-                    "integers such as [batch, visible], found %s", what,
-                    ynode_kind_str(node));
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "shape of %s must be a sequence of dims or positive "
+                          "integers such as [batch, visible], found %s", what,
+                          front_ynode_kind_str(node));
     }
     if (node->n_items > RG_MAX_RANK) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "shape of %s has %d entries; tensors have at most %d "
-                    "dimensions", what, node->n_items, RG_MAX_RANK);
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "shape of %s has %d entries; tensors have at most %d "
+                          "dimensions", what, node->n_items, RG_MAX_RANK);
     }
     tensor->rank = node->n_items;
     for (int i = 0; i < node->n_items; i++) {
@@ -1231,11 +670,11 @@ static rg_status read_shape(loader *l, const ynode *node, const char *what,
     }
     shape = front_tensor_shape(l->m, tensor);
     if (rg_shape_numel(shape) > FRONT_MAX_ELEMENTS) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "shape of %s is %s, more than %lld elements; use "
-                    "smaller dims", what,
-                    rg_shape_str(shape, text, sizeof(text)),
-                    (long long)FRONT_MAX_ELEMENTS);
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "shape of %s is %s, more than %lld elements; use "
+                          "smaller dims", what,
+                          rg_shape_str(shape, text, sizeof(text)),
+                          (long long)FRONT_MAX_ELEMENTS);
     }
     return RG_STATUS_OK;
 }
@@ -1260,9 +699,9 @@ static rg_status read_init_normal(loader *l, const ynode *node,
     std = map_get(node, "std");
     mean = map_get(node, "mean");
     if (std == NULL) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "%s needs std, for example {normal: {std: 0.01}}",
-                    where);
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "%s needs std, for example {normal: {std: 0.01}}",
+                          where);
     }
     init->kind = RG_INIT_NORMAL;
     status = read_number(l, std, "std", &init->b);
@@ -1270,8 +709,8 @@ static rg_status read_init_normal(loader *l, const ynode *node,
         status = read_number(l, mean, "mean", &init->a);
     }
     if (status == RG_STATUS_OK && init->b < 0) {
-        return fail(l, RG_STATUS_MODEL, std->loc,
-                    "std must not be negative, found %g", init->b);
+        return front_fail(l, RG_STATUS_MODEL, std->loc,
+                          "std must not be negative, found %g", init->b);
     }
     return status;
 }
@@ -1305,19 +744,19 @@ static rg_status read_init_uniform(loader *l, const ynode *node,
         status = read_number(l, high, "high", &init->b);
     }
     if (status == RG_STATUS_OK && !(init->a < init->b)) {
-        return fail(l, RG_STATUS_MODEL, node->loc,
-                    "%s needs low < high, found low %g and high %g", where,
-                    init->a, init->b);
+        return front_fail(l, RG_STATUS_MODEL, node->loc,
+                          "%s needs low < high, found low %g and high %g", where,
+                          init->a, init->b);
     }
     return status;
 }
 
 static rg_status fail_init(loader *l, const ynode *node, const char *what)
 {
-    return fail(l, RG_STATUS_MODEL, node->loc,
-                "invalid init of %s; expected zeros, {constant: c}, "
-                "{normal: {mean: m, std: s}}, {uniform: {low: a, high: b}} "
-                "or {bernoulli: p}", what);
+    return front_fail(l, RG_STATUS_MODEL, node->loc,
+                      "invalid init of %s; expected zeros, {constant: c}, "
+                      "{normal: {mean: m, std: s}}, {uniform: {low: a, high: b}} "
+                      "or {bernoulli: p}", what);
 }
 
 static rg_status read_init(loader *l, const ynode *node, const char *what,
@@ -1352,14 +791,14 @@ static rg_status read_init(loader *l, const ynode *node, const char *what,
     init->kind = RG_INIT_BERNOULLI;
     status = read_number(l, value, "bernoulli probability", &init->a);
     if (status == RG_STATUS_OK && (init->a < 0 || init->a > 1)) {
-        return fail(l, RG_STATUS_MODEL, value->loc,
-                    "bernoulli probability must be in [0, 1], found %g",
-                    init->a);
+        return front_fail(l, RG_STATUS_MODEL, value->loc,
+                          "bernoulli probability must be in [0, 1], found %g",
+                          init->a);
     }
     return status;
 }
 
-static const char *tensor_kind_str(front_tensor_kind kind)
+const char *front_tensor_kind_str(front_tensor_kind kind)
 {
     switch (kind) {
     case FRONT_TENSOR_PARAM:
@@ -1377,7 +816,7 @@ static rg_status read_tensor(loader *l, const ynode *key, const ynode *spec,
 {
     static const char *const persistent_keys[] = {"shape", "init", NULL};
     static const char *const input_keys[] = {"shape", NULL};
-    const char *kind = tensor_kind_str(tensor->kind);
+    const char *kind = front_tensor_kind_str(tensor->kind);
     bool is_input = tensor->kind == FRONT_TENSOR_INPUT;
     char what[128];
     const ynode *shape;
@@ -1397,8 +836,8 @@ static rg_status read_tensor(loader *l, const ynode *key, const ynode *spec,
     }
     shape = map_get(spec, "shape");
     if (shape == NULL) {
-        return fail(l, RG_STATUS_MODEL, spec->loc,
-                    "%s has no shape; add shape: [dim, ...]", what);
+        return front_fail(l, RG_STATUS_MODEL, spec->loc,
+                          "%s has no shape; add shape: [dim, ...]", what);
     }
     status = read_shape(l, shape, what, tensor);
     init = map_get(spec, "init");
@@ -1424,16 +863,16 @@ static rg_status read_tensors(loader *l, const ynode *map,
         const ynode *key = map_key(map, i);
         front_tensor *tensor = &m->tensors[m->n_tensors];
 
-        status = check_name(l, key, tensor_kind_str(kind));
+        status = check_name(l, key, front_tensor_kind_str(kind));
         if (status != RG_STATUS_OK) {
             return status;
         }
-        tensor->name = copy_string(key->text);
+        tensor->name = front_copy_string(key->text);
         tensor->kind = kind;
         tensor->loc = key->loc;
         m->n_tensors++;
         if (tensor->name == NULL) {
-            return fail_no_memory(l);
+            return front_fail_no_memory(l);
         }
         status = read_tensor(l, key, map_value(map, i), tensor);
         if (status != RG_STATUS_OK) {
@@ -1453,8 +892,8 @@ static rg_status read_steps(loader *l, const ynode *node, front_chain *chain)
     chain->steps_loc = node->loc;
     snprintf(what, sizeof(what), "steps of chain '%s'", chain->name);
     if (node->kind == YNODE_SCALAR && is_identifier(node->text, node->length)) {
-        int dim = find_dim(m, node->text);
-        int hyper = find_hyper(m, node->text);
+        int dim = front_find_dim(m, node->text);
+        int hyper = front_find_hyper(m, node->text);
 
         if (dim >= 0) {
             chain->steps_kind = FRONT_STEPS_DIM;
@@ -1463,10 +902,10 @@ static rg_status read_steps(loader *l, const ynode *node, front_chain *chain)
             chain->steps_kind = FRONT_STEPS_HYPER;
             chain->steps_index = hyper;
         } else {
-            return fail(l, RG_STATUS_MODEL, node->loc,
-                        "%s names '%s', which is neither a dim nor a hyper; "
-                        "expected a positive integer, a dim or a hyper",
-                        what, node->text);
+            return front_fail(l, RG_STATUS_MODEL, node->loc,
+                              "%s names '%s', which is neither a dim nor a hyper; "
+                              "expected a positive integer, a dim or a hyper",
+                              what, node->text);
         }
         return front_chain_steps(m, chain, &chain->steps, l->err);
     }
@@ -1479,24 +918,24 @@ static rg_status link_carried(loader *l, front_chain *chain)
 {
     chain->carried = malloc((size_t)(chain->n_step + 1) * sizeof(int));
     if (chain->carried == NULL) {
-        return fail_no_memory(l);
+        return front_fail_no_memory(l);
     }
     for (int i = 0; i < chain->n_step; i++) {
         chain->carried[i] = front_find_def(chain->init, chain->n_init,
                                            chain->step[i].name);
         if (strcmp(chain->step[i].name, "T") == 0) {
-            return fail(l, RG_STATUS_MODEL, chain->step[i].loc,
-                        "chain variable 'T' cannot be referenced, because "
-                        "x.T is the transpose; rename it");
+            return front_fail(l, RG_STATUS_MODEL, chain->step[i].loc,
+                              "chain variable 'T' cannot be referenced, because "
+                              "x.T is the transpose; rename it");
         }
     }
     for (int i = 0; i < chain->n_init; i++) {
         if (front_find_def(chain->step, chain->n_step, chain->init[i].name)
             < 0) {
-            return fail(l, RG_STATUS_MODEL, chain->init[i].loc,
-                        "chain '%s' init sets '%s', which step does not "
-                        "define; every carried variable needs a new value "
-                        "in step", chain->name, chain->init[i].name);
+            return front_fail(l, RG_STATUS_MODEL, chain->init[i].loc,
+                              "chain '%s' init sets '%s', which step does not "
+                              "define; every carried variable needs a new value "
+                              "in step", chain->name, chain->init[i].name);
         }
     }
     return RG_STATUS_OK;
@@ -1531,9 +970,9 @@ static rg_status read_chain(loader *l, const ynode *key, const ynode *spec,
         } else if (init == NULL) {
             missing = "init";
         }
-        return fail(l, RG_STATUS_MODEL, spec->loc,
-                    "%s needs steps, init and step; it has no %s", what,
-                    missing);
+        return front_fail(l, RG_STATUS_MODEL, spec->loc,
+                          "%s needs steps, init and step; it has no %s", what,
+                          missing);
     }
     status = read_steps(l, steps, chain);
     if (status == RG_STATUS_OK) {
@@ -1545,9 +984,9 @@ static rg_status read_chain(loader *l, const ynode *key, const ynode *spec,
                            &chain->step, &chain->n_step);
     }
     if (status == RG_STATUS_OK && chain->n_init == 0) {
-        return fail(l, RG_STATUS_MODEL, init->loc,
-                    "%s carries no variables; list at least one in init",
-                    what);
+        return front_fail(l, RG_STATUS_MODEL, init->loc,
+                          "%s carries no variables; list at least one in init",
+                          what);
     }
     if (status == RG_STATUS_OK) {
         status = link_carried(l, chain);
@@ -1566,7 +1005,7 @@ static rg_status read_chains(loader *l, const ynode *map)
     }
     m->chains = calloc((size_t)map_size(map) + 1, sizeof(*m->chains));
     if (m->chains == NULL) {
-        return fail_no_memory(l);
+        return front_fail_no_memory(l);
     }
     for (int i = 0; i < map_size(map); i++) {
         const ynode *key = map_key(map, i);
@@ -1576,11 +1015,11 @@ static rg_status read_chains(loader *l, const ynode *map)
         if (status != RG_STATUS_OK) {
             return status;
         }
-        chain->name = copy_string(key->text);
+        chain->name = front_copy_string(key->text);
         chain->loc = key->loc;
         m->n_chains = i + 1;
         if (chain->name == NULL) {
-            return fail_no_memory(l);
+            return front_fail_no_memory(l);
         }
         status = read_chain(l, key, map_value(map, i), chain);
         if (status != RG_STATUS_OK) {
@@ -1600,18 +1039,18 @@ static rg_status check_result_names(loader *l, const front_entry *entry)
                                entry->metrics[i].name);
 
         if (j >= 0) {
-            return fail(l, RG_STATUS_MODEL, entry->metrics[i].loc,
-                        "metric '%s' has the name of an output of entry "
-                        "'%s' (at %d:%d); rename one of them",
-                        entry->metrics[i].name, entry->name,
-                        entry->outputs[j].loc.line,
-                        entry->outputs[j].loc.column);
+            return front_fail(l, RG_STATUS_MODEL, entry->metrics[i].loc,
+                              "metric '%s' has the name of an output of entry "
+                              "'%s' (at %d:%d); rename one of them",
+                              entry->metrics[i].name, entry->name,
+                              entry->outputs[j].loc.line,
+                              entry->outputs[j].loc.column);
         }
     }
     if (entry->n_updates + entry->n_outputs + entry->n_metrics == 0) {
-        return fail(l, RG_STATUS_MODEL, entry->loc,
-                    "entry '%s' has no updates, outputs or metrics, so it "
-                    "would compute nothing", entry->name);
+        return front_fail(l, RG_STATUS_MODEL, entry->loc,
+                          "entry '%s' has no updates, outputs or metrics, so it "
+                          "would compute nothing", entry->name);
     }
     return RG_STATUS_OK;
 }
@@ -1676,10 +1115,10 @@ static rg_status entry_begin(loader *l, const char *name, front_loc loc)
 {
     front_entry *entry = &l->m->entries[l->m->n_entries];
 
-    entry->name = copy_string(name);
+    entry->name = front_copy_string(name);
     entry->loc = loc;
     l->m->n_entries++;
-    return entry->name == NULL ? fail_no_memory(l) : RG_STATUS_OK;
+    return entry->name == NULL ? front_fail_no_memory(l) : RG_STATUS_OK;
 }
 
 /* The top-level updates, outputs and metrics form the entry "train". */
@@ -1724,11 +1163,11 @@ static rg_status read_entries(loader *l, const ynode *map)
             clash = strcmp(m->entries[j].name, key->text) == 0 ? j : -1;
         }
         if (clash >= 0) {
-            return fail(l, RG_STATUS_MODEL, key->loc,
-                        "entry '%s' is already defined by the top-level "
-                        "updates, outputs and metrics at %d:%d; rename it",
-                        key->text, m->entries[clash].loc.line,
-                        m->entries[clash].loc.column);
+            return front_fail(l, RG_STATUS_MODEL, key->loc,
+                              "entry '%s' is already defined by the top-level "
+                              "updates, outputs and metrics at %d:%d; rename it",
+                              key->text, m->entries[clash].loc.line,
+                              m->entries[clash].loc.column);
         }
         status = check_name(l, key, "entry");
         if (status == RG_STATUS_OK) {
@@ -1827,7 +1266,7 @@ static rg_status check_top_names(loader *l)
     int n;
 
     if (names == NULL) {
-        return fail_no_memory(l);
+        return front_fail_no_memory(l);
     }
     collect_names(m, names, &n);
     qsort(names, (size_t)n, sizeof(*names), compare_declared);
@@ -1839,12 +1278,12 @@ static rg_status check_top_names(loader *l)
         }
     }
     if (second != NULL) {
-        status = fail(l, RG_STATUS_MODEL, second->loc,
-                      "%s '%s' has the same name as the %s declared at "
-                      "%d:%d; every name may be declared once, so rename "
-                      "one of them", front_name_kind_str(m, second->ref),
-                      second->name, front_name_kind_str(m, first->ref),
-                      first->loc.line, first->loc.column);
+        status = front_fail(l, RG_STATUS_MODEL, second->loc,
+                            "%s '%s' has the same name as the %s declared at "
+                            "%d:%d; every name may be declared once, so rename "
+                            "one of them", front_name_kind_str(m, second->ref),
+                            second->name, front_name_kind_str(m, first->ref),
+                            first->loc.line, first->loc.column);
     }
     free(names);
     return status;
@@ -1867,10 +1306,10 @@ static rg_status check_local_names(loader *l, const front_def *defs, int n,
             continue;
         }
         at = front_name_loc(m, ref);
-        return fail(l, RG_STATUS_MODEL, defs[i].loc,
-                    "%s '%s' of %s shadows the %s declared at %d:%d; rename "
-                    "it", what, defs[i].name, owner,
-                    front_name_kind_str(m, ref), at.line, at.column);
+        return front_fail(l, RG_STATUS_MODEL, defs[i].loc,
+                          "%s '%s' of %s shadows the %s declared at %d:%d; rename "
+                          "it", what, defs[i].name, owner,
+                          front_name_kind_str(m, ref), at.line, at.column);
     }
     return RG_STATUS_OK;
 }
@@ -1924,7 +1363,7 @@ static rg_status allocate_arrays(loader *l, const ynode *root)
     l->m->tensors = calloc((size_t)n_tensors, sizeof(*l->m->tensors));
     l->m->entries = calloc((size_t)n_entries, sizeof(*l->m->entries));
     if (l->m->tensors == NULL || l->m->entries == NULL) {
-        return fail_no_memory(l);
+        return front_fail_no_memory(l);
     }
     return RG_STATUS_OK;
 }
@@ -1973,9 +1412,9 @@ static rg_status read_model(loader *l, const ynode *root)
     rg_status status;
 
     if (root->kind == YNODE_SCALAR && root->length == 0) {
-        return fail(l, RG_STATUS_MODEL, root->loc,
-                    "empty model document; expected a mapping with at least "
-                    "the keys model and params");
+        return front_fail(l, RG_STATUS_MODEL, root->loc,
+                          "empty model document; expected a mapping with at least "
+                          "the keys model and params");
     }
     status = expect_mapping(l, root, "a model file",
                             "sections such as model, dims, params, graph");
@@ -1987,17 +1426,17 @@ static rg_status read_model(loader *l, const ynode *root)
     }
     name = map_get(root, "model");
     if (name == NULL) {
-        return fail(l, RG_STATUS_MODEL, root->loc,
-                    "missing key 'model'; add model: NAME");
+        return front_fail(l, RG_STATUS_MODEL, root->loc,
+                          "missing key 'model'; add model: NAME");
     }
     status = read_model_name(l, name);
     if (status == RG_STATUS_OK) {
         status = read_sections(l, root);
     }
     if (status == RG_STATUS_OK && l->m->n_entries == 0) {
-        return fail(l, RG_STATUS_MODEL, root->loc,
-                    "the model defines no entry point; add top-level "
-                    "updates, outputs or metrics, or an entries section");
+        return front_fail(l, RG_STATUS_MODEL, root->loc,
+                          "the model defines no entry point; add top-level "
+                          "updates, outputs or metrics, or an entries section");
     }
     if (status == RG_STATUS_OK) {
         status = check_names(l);
@@ -2091,9 +1530,9 @@ static rg_status load_model(rg_model *m, rg_error *err)
     memset(&l, 0, sizeof(l));
     l.m = m;
     l.err = err;
-    status = index_lines(&l);
+    status = front_index_lines(&l);
     if (status == RG_STATUS_OK) {
-        status = read_tree(&l, &root);
+        status = front_read_tree(&l, &root);
     }
     if (status == RG_STATUS_OK) {
         status = read_model(&l, root);
@@ -2102,7 +1541,7 @@ static rg_status load_model(rg_model *m, rg_error *err)
         order_entries(m);
         status = front_model_check(m, err);
     }
-    ynode_free(root);
+    front_ynode_free(root);
     free(l.line_starts);
     return status;
 }
@@ -2131,7 +1570,7 @@ rg_status rg_model_load_string(const char *text, size_t length,
         return rg_error_set(err, RG_STATUS_NO_MEMORY,
                             "out of memory while loading the model");
     }
-    m->file = copy_string(name != NULL ? name : "<string>");
+    m->file = front_copy_string(name != NULL ? name : "<string>");
     m->source = malloc(length + 1);
     if (m->file == NULL || m->source == NULL) {
         rg_model_free(m);
@@ -2219,368 +1658,4 @@ rg_status rg_model_load(const char *path, rg_model **out, rg_error *err)
     }
     free(text);
     return status;
-}
-
-const char *rg_model_name(const rg_model *m)
-{
-    return m->name;
-}
-
-const char *rg_model_source(const rg_model *m)
-{
-    return m->source;
-}
-
-int rg_model_n_entries(const rg_model *m)
-{
-    return m->n_entries;
-}
-
-const char *rg_model_entry_name(const rg_model *m, int index)
-{
-    if (index < 0 || index >= m->n_entries) {
-        return NULL;
-    }
-    return m->entries[index].name;
-}
-
-int rg_model_n_dims(const rg_model *m)
-{
-    return m->n_dims;
-}
-
-const char *rg_model_dim_name(const rg_model *m, int index)
-{
-    if (index < 0 || index >= m->n_dims) {
-        return NULL;
-    }
-    return m->dims[index].name;
-}
-
-int64_t rg_model_dim_value(const rg_model *m, int index)
-{
-    if (index < 0 || index >= m->n_dims) {
-        return 0;
-    }
-    return m->dims[index].value;
-}
-
-int rg_model_n_hypers(const rg_model *m)
-{
-    return m->n_hypers;
-}
-
-const char *rg_model_hyper_name(const rg_model *m, int index)
-{
-    if (index < 0 || index >= m->n_hypers) {
-        return NULL;
-    }
-    return m->hypers[index].name;
-}
-
-double rg_model_hyper_value(const rg_model *m, int index)
-{
-    if (index < 0 || index >= m->n_hypers) {
-        return 0.0;
-    }
-    return m->hypers[index].value;
-}
-
-/* Checks every declared shape and chain length after an override. */
-static rg_status check_overrides(const rg_model *m, rg_error *err)
-{
-    char text[64];
-
-    for (int i = 0; i < m->n_tensors; i++) {
-        rg_shape shape = front_tensor_shape(m, &m->tensors[i]);
-
-        if (rg_shape_numel(shape) > FRONT_MAX_ELEMENTS) {
-            return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
-                                "%s '%s' would have shape %s, more than "
-                                "%lld elements; use a smaller value",
-                                tensor_kind_str(m->tensors[i].kind),
-                                m->tensors[i].name,
-                                rg_shape_str(shape, text, sizeof(text)),
-                                (long long)FRONT_MAX_ELEMENTS);
-        }
-    }
-    for (int i = 0; i < m->n_chains; i++) {
-        int64_t steps;
-        rg_error chain_err;
-
-        if (front_chain_steps(m, &m->chains[i], &steps, &chain_err)
-            != RG_STATUS_OK) {
-            return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT, "%s",
-                                chain_err.message);
-        }
-    }
-    return RG_STATUS_OK;
-}
-
-static rg_status set_dim(rg_model *m, int index, const char *value,
-                         rg_error *err)
-{
-    front_dim *dim = &m->dims[index];
-    int64_t old = dim->value;
-    int64_t parsed;
-    char why[160];
-    rg_status status;
-
-    if (!parse_positive(value, FRONT_MAX_DIM, &parsed, why, sizeof(why))) {
-        return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
-                            "invalid value for dim '%s': expected a positive "
-                            "integer; %s", dim->name, why);
-    }
-    dim->value = parsed;
-    status = check_overrides(m, err);
-    if (status != RG_STATUS_OK) {
-        dim->value = old;
-    }
-    return status;
-}
-
-static rg_status set_hyper(rg_model *m, int index, const char *value,
-                           rg_error *err)
-{
-    front_hyper *hyper = &m->hypers[index];
-    double old = hyper->value;
-    double parsed;
-    char why[160];
-    rg_status status;
-
-    if (parse_finite(value, &parsed, why, sizeof(why)) != NUMBER_OK) {
-        return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
-                            "invalid value for hyper '%s': expected a finite "
-                            "number; %s", hyper->name, why);
-    }
-    hyper->value = parsed;
-    status = check_overrides(m, err);
-    if (status != RG_STATUS_OK) {
-        hyper->value = old;
-    }
-    return status;
-}
-
-/* Writes "batch, visible, lr" (dims, then hypers) into `buf`. */
-static void list_override_names(const rg_model *m, char *buf, size_t size)
-{
-    size_t n = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; i < m->n_dims + m->n_hypers && n < size; i++) {
-        const char *name = i < m->n_dims ? m->dims[i].name
-                                         : m->hypers[i - m->n_dims].name;
-        int w = snprintf(buf + n, size - n, "%s%s", i > 0 ? ", " : "", name);
-        n += w > 0 ? (size_t)w : 0;
-    }
-    if (m->n_dims + m->n_hypers == 0) {
-        snprintf(buf, size, "none (the model declares no dims or hypers)");
-    }
-}
-
-rg_status rg_model_set(rg_model *m, const char *name, const char *value,
-                       rg_error *err)
-{
-    int dim;
-    int hyper;
-    const char *close = NULL;
-    char names[320];
-
-    rg_error_clear(err);
-    if (m == NULL || name == NULL || value == NULL) {
-        return rg_error_set(err, RG_STATUS_INVALID_ARGUMENT,
-                            "rg_model_set: model, name and value must not "
-                            "be NULL");
-    }
-    dim = find_dim(m, name);
-    if (dim >= 0) {
-        return set_dim(m, dim, value, err);
-    }
-    hyper = find_hyper(m, name);
-    if (hyper >= 0) {
-        return set_hyper(m, hyper, value, err);
-    }
-    for (int i = 0; i < m->n_dims && close == NULL; i++) {
-        close = expr_is_close(name, m->dims[i].name) ? m->dims[i].name : NULL;
-    }
-    for (int i = 0; i < m->n_hypers && close == NULL; i++) {
-        close = expr_is_close(name, m->hypers[i].name) ? m->hypers[i].name
-                                                        : NULL;
-    }
-    list_override_names(m, names, sizeof(names));
-    if (close != NULL) {
-        return rg_error_set(err, RG_STATUS_NOT_FOUND,
-                            "model '%s' has no dim or hyper named '%s'; did "
-                            "you mean '%s'? Valid names: %s", m->name, name,
-                            close, names);
-    }
-    return rg_error_set(err, RG_STATUS_NOT_FOUND,
-                        "model '%s' has no dim or hyper named '%s'; valid "
-                        "names: %s", m->name, name, names);
-}
-
-/* Lookups shared with front_build.c. */
-
-int front_find_def(const front_def *defs, int n, const char *name)
-{
-    for (int i = 0; i < n; i++) {
-        if (strcmp(defs[i].name, name) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-front_name front_lookup(const rg_model *m, const char *name)
-{
-    front_name ref = {FRONT_NAME_NONE, -1};
-
-    if ((ref.index = find_dim(m, name)) >= 0) {
-        ref.kind = FRONT_NAME_DIM;
-    } else if ((ref.index = find_hyper(m, name)) >= 0) {
-        ref.kind = FRONT_NAME_HYPER;
-    } else if ((ref.index = front_find_def(m->graph, m->n_graph, name)) >= 0) {
-        ref.kind = FRONT_NAME_GRAPH;
-    } else {
-        for (int i = 0; i < m->n_tensors; i++) {
-            if (strcmp(m->tensors[i].name, name) == 0) {
-                ref.kind = FRONT_NAME_TENSOR;
-                ref.index = i;
-                return ref;
-            }
-        }
-        for (int i = 0; i < m->n_chains; i++) {
-            if (strcmp(m->chains[i].name, name) == 0) {
-                ref.kind = FRONT_NAME_CHAIN;
-                ref.index = i;
-                return ref;
-            }
-        }
-        ref.index = -1;
-    }
-    return ref;
-}
-
-const char *front_name_kind_str(const rg_model *m, front_name name)
-{
-    switch (name.kind) {
-    case FRONT_NAME_DIM:
-        return "dim";
-    case FRONT_NAME_HYPER:
-        return "hyper";
-    case FRONT_NAME_TENSOR:
-        return tensor_kind_str(m->tensors[name.index].kind);
-    case FRONT_NAME_GRAPH:
-        return "graph expression";
-    case FRONT_NAME_CHAIN:
-        return "chain";
-    case FRONT_NAME_NONE:
-        break;
-    }
-    return "name";
-}
-
-front_loc front_name_loc(const rg_model *m, front_name name)
-{
-    front_loc none = {0, 0};
-
-    switch (name.kind) {
-    case FRONT_NAME_DIM:
-        return m->dims[name.index].loc;
-    case FRONT_NAME_HYPER:
-        return m->hypers[name.index].loc;
-    case FRONT_NAME_TENSOR:
-        return m->tensors[name.index].loc;
-    case FRONT_NAME_GRAPH:
-        return m->graph[name.index].loc;
-    case FRONT_NAME_CHAIN:
-        return m->chains[name.index].loc;
-    case FRONT_NAME_NONE:
-        break;
-    }
-    return none;
-}
-
-static const char *closest(const char *typo, const char *candidate,
-                           const char *best)
-{
-    if (best == NULL && expr_is_close(typo, candidate)) {
-        return candidate;
-    }
-    return best;
-}
-
-const char *front_suggest(const rg_model *m, const front_entry *entry,
-                          const char *typo)
-{
-    const char *best = NULL;
-
-    for (int i = 0; entry != NULL && i < entry->n_graph; i++) {
-        best = closest(typo, entry->graph[i].name, best);
-    }
-    for (int i = 0; i < m->n_graph; i++) {
-        best = closest(typo, m->graph[i].name, best);
-    }
-    for (int i = 0; i < m->n_tensors; i++) {
-        best = closest(typo, m->tensors[i].name, best);
-    }
-    for (int i = 0; i < m->n_hypers; i++) {
-        best = closest(typo, m->hypers[i].name, best);
-    }
-    for (int i = 0; i < m->n_dims; i++) {
-        best = closest(typo, m->dims[i].name, best);
-    }
-    return best;
-}
-
-int64_t front_extent_value(const rg_model *m, front_extent extent)
-{
-    return extent.dim >= 0 ? m->dims[extent.dim].value : extent.value;
-}
-
-rg_shape front_tensor_shape(const rg_model *m, const front_tensor *tensor)
-{
-    rg_shape shape;
-
-    memset(&shape, 0, sizeof(shape));
-    shape.rank = tensor->rank;
-    for (int i = 0; i < tensor->rank; i++) {
-        shape.dims[i] = front_extent_value(m, tensor->extents[i]);
-    }
-    return shape;
-}
-
-rg_status front_chain_steps(const rg_model *m, const front_chain *chain,
-                            int64_t *steps, rg_error *err)
-{
-    const char *source = "";
-    const char *name = "";
-    double value;
-
-    switch (chain->steps_kind) {
-    case FRONT_STEPS_LITERAL:
-        *steps = chain->steps;
-        return RG_STATUS_OK;
-    case FRONT_STEPS_DIM:
-        source = "dim";
-        name = m->dims[chain->steps_index].name;
-        value = (double)m->dims[chain->steps_index].value;
-        break;
-    case FRONT_STEPS_HYPER:
-    default:
-        source = "hyper";
-        name = m->hypers[chain->steps_index].name;
-        value = m->hypers[chain->steps_index].value;
-        break;
-    }
-    if (value != floor(value) || value < 1 || value > FRONT_MAX_STEPS) {
-        return rg_error_set_at(err, RG_STATUS_MODEL, m->file,
-                               chain->steps_loc.line, chain->steps_loc.column,
-                               "chain '%s' takes its steps from %s '%s' = %g, "
-                               "which is not an integer from 1 to %d",
-                               chain->name, source, name, value,
-                               FRONT_MAX_STEPS);
-    }
-    *steps = (int64_t)value;
-    return RG_STATUS_OK;
 }
