@@ -291,8 +291,9 @@ START_TEST(killed_saves_leave_whole_checkpoint)
     }
     munmap(progress, sizeof(*progress));
 
-    /* The kills must have hit while saves were running. */
-    ck_assert_msg(total_saves > N_KILLS / 2,
+    /* The kills must have hit while saves were running. Under load a
+     * child may be killed before its first save, so expect only some. */
+    ck_assert_msg(total_saves > N_KILLS / 6,
                   "the children completed only %ld saves in %d runs",
                   total_saves, N_KILLS);
     ck_assert_msg(n_mid_save > 0, "no kill landed before a save finished");
@@ -310,6 +311,8 @@ START_TEST(killed_saves_leave_whole_checkpoint)
         ck_assert_int_eq(save_version(rt, path, step, &err), RG_STATUS_OK);
         rg_runtime_free(rt);
         ck_assert_int_eq(check_checkpoint(path, N_KILLS), step);
+        /* ... and that save removes them. */
+        ck_assert_int_eq(count_other_files("ckpt.npz"), 0);
     }
 }
 END_TEST

@@ -4,10 +4,14 @@
  * crash.
  *
  * Invariant: atomic_file_write leaves at `path` either the previous file
- * or the complete new one, and no temporary file on any error path.
+ * or the complete new one, and no temporary file on any error path. A
+ * process killed while writing leaves its temporary file behind; the next
+ * successful write of the same path removes such leftovers, which assumes
+ * one writer per path at a time.
  */
 #include "exec/atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -128,6 +132,41 @@ static rg_status open_temp(const char *path, char *tmpl, FILE **out,
     return RG_STATUS_OK;
 }
 
+/*
+ * Removes temporary files of earlier writes of `path` that were killed
+ * before their rename: names ".<base>.tmp-" plus six characters in `dir`.
+ * Failures are ignored, because the leftovers only waste space.
+ */
+static void remove_leftovers(const char *dir, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash != NULL ? slash + 1 : path;
+    size_t base_len = strlen(base);
+    DIR *d = opendir(dir);
+    struct dirent *entry;
+
+    if (d == NULL) {
+        return;
+    }
+    while ((entry = readdir(d)) != NULL) {
+        const char *name = entry->d_name;
+        size_t len = strlen(name);
+
+        if (len != base_len + 12 || name[0] != '.' ||
+            strncmp(name + 1, base, base_len) != 0 ||
+            strncmp(name + 1 + base_len, ".tmp-", 5) != 0) {
+            continue;
+        }
+        char *full = malloc(strlen(dir) + len + 2);
+        if (full != NULL) {
+            sprintf(full, "%s/%s", dir, name);
+            unlink(full);
+            free(full);
+        }
+    }
+    closedir(d);
+}
+
 rg_status atomic_file_write(const char *path, atomic_file_fill_fn fill,
                             void *user, rg_error *err)
 {
@@ -160,6 +199,7 @@ rg_status atomic_file_write(const char *path, atomic_file_fill_fn fill,
         unlink(tmpl);
     } else if (st == RG_STATUS_OK) {
         st = sync_dir(dir, err);
+        remove_leftovers(dir, path);
     }
     free(dir);
     free(tmpl);

@@ -425,7 +425,8 @@ static rg_status check_against_runtime(const rg_runtime *rt, const char *path,
     if (!rg_shape_equal(shape, t->shape)) {
         return rg_error_set(err, RG_STATUS_SHAPE,
                             "%s: tensor '%s' has shape %s in the file but "
-                            "%s in the runtime",
+                            "%s in the runtime; the checkpoint was written "
+                            "for other dims (use the same --set values)",
                             path, t->name,
                             rg_shape_str(t->shape, want, sizeof(want)),
                             rg_shape_str(shape, have, sizeof(have)));
