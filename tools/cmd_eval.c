@@ -27,7 +27,7 @@ static const char eval_help[] =
     "train --save', on held-out and training data. Prints on stdout:\n"
     "  recon_error        mean squared reconstruction error per example\n"
     "  pseudo_likelihood  mean log pseudo-likelihood per example, from one\n"
-    "                     random bit per example (binary models)\n"
+    "                     random bit per example and pass (binary models)\n"
     "  free_energy        mean free energy, and the gap held-out minus\n"
     "                     training (a growing gap signals overfitting)\n"
     "  log_z              log partition function by annealed importance\n"
@@ -57,6 +57,8 @@ static const char eval_help[] =
     "      --temperatures FILE  AIS inverse temperatures, one number per\n"
     "                           line, from 0 up to 1; replaces --betas and\n"
     "                           --schedule\n"
+    "      --pl-passes N        average N pseudo-likelihood estimates, each\n"
+    "                           with its own random bits (default 10)\n"
     "      --no-ais             skip AIS and the log-likelihood\n"
     "      --seed N             select another stream of random draws\n"
     "                           (default 0)\n"
@@ -76,6 +78,7 @@ typedef struct eval_args {
     long long chains;
     long long betas;
     long long seed;
+    long long pl_passes;
     bool no_ais;
     cli_sets sets;
 } eval_args;
@@ -96,7 +99,7 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
     enum {
         OPT_ROWS = 256, OPT_TRAIN_DATA, OPT_TRAIN_ROWS, OPT_CHAINS,
         OPT_BETAS, OPT_SCHEDULE, OPT_TEMPERATURES, OPT_NO_AIS, OPT_SEED,
-        OPT_DEVICE
+        OPT_DEVICE, OPT_PL_PASSES
     };
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},
@@ -109,6 +112,7 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
         {"temperatures", required_argument, NULL, OPT_TEMPERATURES},
         {"no-ais", no_argument, NULL, OPT_NO_AIS},
         {"seed", required_argument, NULL, OPT_SEED},
+        {"pl-passes", required_argument, NULL, OPT_PL_PASSES},
         {"set", required_argument, NULL, 's'},
         {"device", required_argument, NULL, OPT_DEVICE},
         {"help", no_argument, NULL, 'h'},
@@ -146,6 +150,10 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
             break;
         case OPT_BETAS:
             status = parse_count("--betas", optarg, 1, 100000000, &a->betas);
+            break;
+        case OPT_PL_PASSES:
+            status = parse_count("--pl-passes", optarg, 1, 100000,
+                                 &a->pl_passes);
             break;
         case OPT_SEED:
             status = parse_count("--seed", optarg, 0, 1000000, &a->seed);
@@ -352,17 +360,31 @@ static int eval_rows(rg_eval *ev, const eval_data *d, uint64_t step,
     return 0;
 }
 
+/* Averages `n_passes` pseudo-likelihood estimates, each from its own
+ * random coordinates, on the held-out and the training data. */
 static int eval_pseudo_likelihood(rg_eval *ev, const eval_data *d,
-                                  uint64_t step, metric_pair *pl)
+                                  uint64_t step, long long n_passes,
+                                  metric_pair *pl)
 {
     rg_error err;
 
-    if (rg_eval_pseudo_likelihood(ev, d->held_out, d->held_out_rows, step,
-                                  &pl->held_out, &err) != RG_STATUS_OK ||
-        rg_eval_pseudo_likelihood(ev, d->train, d->train_rows, step + 1,
-                                  &pl->train, &err) != RG_STATUS_OK) {
-        cli_print_error(&err);
-        return 1;
+    pl->held_out = 0.0;
+    pl->train = 0.0;
+    for (long long i = 0; i < n_passes; i++) {
+        double held_out, train;
+        uint64_t pass_step = step + 2 * (uint64_t)i;
+
+        if (rg_eval_pseudo_likelihood(ev, d->held_out, d->held_out_rows,
+                                      pass_step, &held_out, &err) !=
+                RG_STATUS_OK ||
+            rg_eval_pseudo_likelihood(ev, d->train, d->train_rows,
+                                      pass_step + 1, &train, &err) !=
+                RG_STATUS_OK) {
+            cli_print_error(&err);
+            return 1;
+        }
+        pl->held_out += held_out / (double)n_passes;
+        pl->train += train / (double)n_passes;
     }
     return 0;
 }
@@ -476,7 +498,7 @@ static int run_eval(const eval_args *a, const cli_checkpoint *c,
     }
     if (status == 0 && rg_eval_has_entry(ev, "pseudo_likelihood")) {
         status = eval_pseudo_likelihood(ev, d, step + 2 * EVAL_STEP_RANGE,
-                                        &pl);
+                                        a->pl_passes, &pl);
         if (status == 0) {
             print_pair("pseudo_likelihood", pl);
         }
@@ -506,6 +528,7 @@ int cmd_eval(int argc, char **argv)
     a.train_rows = 10000;
     a.chains = 100;
     a.betas = 14500;
+    a.pl_passes = 10;
     a.schedule = "piecewise";
     status = parse_eval_args(argc, argv, &a);
     if (status != 0) {
