@@ -1139,6 +1139,21 @@ static const cli_case cli_cases[] = {
     {"unwritable log",
      {"train", "@MODEL", "--data", "@DATA", "--log", "@DIR/no/log.csv", NULL},
      1, "cannot open log file"},
+    {"save over the model",
+     {"train", "@MODEL", "--data", "@DATA", "--save", "@MODEL", NULL}, 2,
+     "is the model file; choose another path"},
+    {"save over the data",
+     {"train", "@MODEL", "--data", "@DATA", "--save", "@DATA", NULL}, 2,
+     "is the --data file; choose another path"},
+    {"save over a device node",
+     {"train", "@MODEL", "--data", "@DATA", "--save", "/dev/null", NULL}, 2,
+     "exists and is not a regular file"},
+    {"save into a missing folder",
+     {"train", "@MODEL", "--data", "@DATA", "--save", "@DIR/no/c.npz",
+      NULL}, 1, "does not exist; create it first"},
+    {"log to a full device",
+     {"train", "@MODEL", "--data", "@DATA", "--log", "/dev/full", NULL}, 1,
+     "writing the log failed"},
 };
 
 enum { N_CLI_CASES = sizeof(cli_cases) / sizeof(cli_cases[0]) };

@@ -101,6 +101,40 @@ int cli_checkpoint_model(const cli_checkpoint *c, const cli_sets *sets,
     return 0;
 }
 
+/*
+ * Fails, printing why, when the checkpoint lacks a param or state that an
+ * entry of the model declares: binding a plan would otherwise create it
+ * with fresh initial values and silently lose the training.
+ */
+static int check_tensors_present(const cli_checkpoint *c)
+{
+    for (int e = 0; e < rg_model_n_entries(c->model); e++) {
+        rg_graph *g;
+        rg_error err;
+
+        if (rg_model_build(c->model, rg_model_entry_name(c->model, e), &g,
+                           &err) != RG_STATUS_OK) {
+            continue; /* reported when the entry is used */
+        }
+        for (int id = 0; id < rg_graph_n_nodes(g); id++) {
+            rg_op op = rg_graph_node_op(g, id);
+            const char *name = rg_graph_node_name(g, id);
+
+            if ((op == RG_OP_PARAM || op == RG_OP_STATE) &&
+                rg_runtime_find_tensor(c->rt, name) < 0) {
+                fprintf(stderr, "%s: error: %s has no tensor '%s', which "
+                        "the model declares; the file is damaged or was "
+                        "written by another model\n", cli_program, c->path,
+                        name);
+                rg_graph_free(g);
+                return 1;
+            }
+        }
+        rg_graph_free(g);
+    }
+    return 0;
+}
+
 int cli_checkpoint_open(const char *path, const char *device,
                         const cli_sets *sets, cli_checkpoint *out)
 {
@@ -122,6 +156,10 @@ int cli_checkpoint_open(const char *path, const char *device,
             RG_STATUS_OK ||
         rg_checkpoint_load(out->rt, path, NULL, &err) != RG_STATUS_OK) {
         cli_print_error(&err);
+        cli_checkpoint_close(out);
+        return 1;
+    }
+    if (check_tensors_present(out) != 0) {
         cli_checkpoint_close(out);
         return 1;
     }

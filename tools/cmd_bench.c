@@ -217,9 +217,11 @@ static rg_status bench_row(const bench_args *a, const rg_model *m,
                                                  : (rg_shape){0, {0, 0}};
         double rows = in.rank > 0 ? (double)in.dims[0] : 1.0;
 
+        char label[16];
+
+        snprintf(label, sizeof(label), "%d", threads);
         printf("%-8s %10.3f %10.3f %8.3f %12.0f\n",
-               !on_cpu(a) ? "device" : threads == 0 ? "default"
-               : threads == 1 ? "1" : "n",
+               !on_cpu(a) ? "device" : threads == 0 ? "default" : label,
                1e3 * r.step_seconds, 1e3 * r.gemm_seconds,
                r.step_seconds / r.gemm_seconds, rows / r.step_seconds);
         fflush(stdout);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -284,9 +285,11 @@ static FILE *open_log(const char *path, const train_run *r, bool append)
     return f;
 }
 
-static void report_epoch(const train_run *r, FILE *log, long long epoch,
-                         long long epochs, const rg_epoch_stats *s,
-                         const valid_metrics *v, double elapsed)
+/* Prints the epoch's metrics line and its log row; returns 1 when the log
+ * or stdout cannot be written, after saying so. */
+static int report_epoch(const train_run *r, FILE *log, long long epoch,
+                        long long epochs, const rg_epoch_stats *s,
+                        const valid_metrics *v, double elapsed)
 {
     const rg_trainer *t = r->t;
     double rate = s->n_samples / (s->seconds > 0 ? s->seconds : 1e-9);
@@ -313,8 +316,18 @@ static void report_epoch(const train_run *r, FILE *log, long long epoch,
                     v->valid_free_energy - v->train_free_energy);
         }
         fprintf(log, ",%.1f,%.4f,%.4f\n", rate, s->seconds, elapsed);
-        fflush(log);
+        if (fflush(log) != 0 || ferror(log)) {
+            fprintf(stderr, "%s: error: writing the log failed: %s\n",
+                    cli_program, strerror(errno));
+            return 1;
+        }
     }
+    if (ferror(stdout)) {
+        fprintf(stderr, "%s: error: writing the metrics to stdout failed\n",
+                cli_program);
+        return 1;
+    }
+    return 0;
 }
 
 /*
@@ -407,8 +420,8 @@ static int run_training(const train_args *a, train_run *r)
             status = run_validation(r, &v);
         }
         if (status == 0) {
-            report_epoch(r, log, e, a->epochs, &stats,
-                         r->valid != NULL ? &v : NULL, elapsed);
+            status = report_epoch(r, log, e, a->epochs, &stats,
+                                  r->valid != NULL ? &v : NULL, elapsed);
         }
         if (status == 0 && a->save != NULL) {
             status = save_checkpoint(r, a, e);
@@ -618,6 +631,65 @@ static int disable_cache(train_run *r)
     return 0;
 }
 
+/* True when `a` and `b` name the same existing file. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+
+    return a != NULL && b != NULL && stat(a, &sa) == 0 &&
+           stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/*
+ * Checks the --save target before any training: it must not be the model,
+ * the data or the log, an existing target must be a regular file, and its
+ * folder must exist. A checkpoint is written by rename, which would
+ * otherwise replace such files (or a device node) without a word.
+ */
+static int check_save_path(const train_args *a, const char *model)
+{
+    const char *inputs[] = {model, a->data, a->valid, a->log};
+    const char *what[] = {"the model file", "the --data file",
+                          "the --valid file", "the --log file"};
+    struct stat st;
+
+    if (a->save == NULL) {
+        return 0;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (same_file(a->save, inputs[i]) ||
+            (inputs[i] != NULL && strcmp(a->save, inputs[i]) == 0)) {
+            fprintf(stderr, "%s: error: --save %s is %s; choose another "
+                    "path for the checkpoint\n", cli_program, a->save,
+                    what[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (stat(a->save, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: error: --save %s exists and is not a regular "
+                "file; choose another path for the checkpoint\n",
+                cli_program, a->save);
+        return EXIT_USAGE;
+    }
+    char *copy = strdup(a->save);
+    if (copy == NULL) {
+        return 1;
+    }
+    char *slash = strrchr(copy, '/');
+    const char *dir = slash == NULL ? "." : slash == copy ? "/" : copy;
+    if (slash != NULL && slash != copy) {
+        *slash = '\0';
+    }
+    int ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!ok) {
+        fprintf(stderr, "%s: error: --save %s: folder %s does not exist; "
+                "create it first\n", cli_program, a->save, dir);
+    }
+    free(copy);
+    return ok ? 0 : 1;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a = {0};
@@ -637,6 +709,9 @@ int cmd_train(int argc, char **argv)
 
     status = a.resume != NULL ? resume_from(&a, &r) : 0;
     a.data = a.data != NULL ? a.data : DEFAULT_TRAIN_DATA;
+    if (status == 0) {
+        status = check_save_path(&a, a.resume != NULL ? NULL : a.model);
+    }
     a.seed = a.seed >= 0 ? a.seed : 1;
     a.max_rows = a.max_rows >= 0 ? a.max_rows : 0;
     if (status == 0 && a.resume == NULL) {

@@ -420,7 +420,7 @@ static rg_status check_row_outputs(rg_eval *ev, const char *entry,
     rg_status st = rg_eval_exec(ev, entry, &ex, &plan, err);
 
     *batch = 0;
-    for (int i = 0; i < rg_plan_n_inputs(plan) && st == RG_STATUS_OK; i++) {
+    for (int i = 0; st == RG_STATUS_OK && i < rg_plan_n_inputs(plan); i++) {
         rg_shape s = rg_plan_input_shape(plan, i);
         *batch = s.rank > 0 ? s.dims[0] : *batch;
     }

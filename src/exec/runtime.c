@@ -191,7 +191,9 @@ rg_status rg_runtime_add_tensor(rg_runtime *rt, const char *name,
         if (!rg_shape_equal(rt->tensors[index].shape, shape)) {
             return rg_error_set(err, RG_STATUS_SHAPE,
                                 "tensor '%s' has shape %s but shape %s was "
-                                "requested", name,
+                                "requested; a loaded or trained tensor keeps "
+                                "its shape, so do not change its dims with "
+                                "--set", name,
                                 rg_shape_str(rt->tensors[index].shape, have,
                                              sizeof(have)),
                                 rg_shape_str(shape, want, sizeof(want)));
