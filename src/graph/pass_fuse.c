@@ -7,10 +7,10 @@
  *    RG_OP_GEMM_ACC nodes that run GEMM with beta = 1 (after the first)
  *    straight into P's storage: no gradient temporaries.
  *
- * 2. Grouping. Nodes are visited in topological order; an elementwise node
- *    joins the group of an operand when it iterates over the same shape, a
- *    reduction joins the group of its operand, and a matrix product starts
- *    a group whose elementwise consumers form its epilogue. A node may join
+ * 2. Grouping. Nodes are visited in topological order. An elementwise
+ *    node joins the group of an operand when it iterates over the same
+ *    shape, and a reduction joins the group of its operand. A matrix
+ *    product starts a group whose elementwise consumers form its epilogue. A node may join
  *    group G only when every other operand comes from a group before G,
  *    so running groups in number order respects every data dependence.
  *    A reduction's result is complete only after its group ends, so its
@@ -382,8 +382,8 @@ static int join_candidate(const group_ctx *ctx, rg_node_id id)
  * Settles the pending operands of node `id`, whose kernel iterates over
  * `space` (rank -1 when `id` reads its operands from memory: a product or
  * a view). Operands that cannot join get groups of their own at once, so
- * that every group still reads only from groups numbered before it;
- * the others are marked to join `id`'s group (finish_pending).
+ * that every group still reads only from groups numbered before it. The
+ * others stay pending until finish_pending puts them in `id`'s group.
  */
 static void settle_pending(group_ctx *ctx, rg_node_id id, rg_shape space)
 {

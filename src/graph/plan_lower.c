@@ -1,8 +1,8 @@
 /*
- * Lowering: every node gets a value (arena or persistent memory, a view, a
- * runtime scalar slot or a constant), then every scheduled unit becomes
- * backend steps: a GEMM for a matrix product, one kernel program for a
- * fused group's elementwise work and reductions, and copy kernels.
+ * Lowering. First every node gets a value: arena or persistent memory, a
+ * view, a runtime scalar slot or a constant. Then every scheduled unit
+ * becomes backend steps: a GEMM for a matrix product, one kernel program
+ * for a fused group's elementwise work and reductions, and copy kernels.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -367,9 +367,9 @@ static void group_label(const plan_ctx *ctx, int gid, char *label,
 }
 
 /*
- * Describes access `a` of a logical rows x cols matrix as a GEMM operand:
- * unit column stride is a stored matrix as is; otherwise the row stride is
- * 1 and it is the transpose of a stored cols x rows matrix.
+ * Describes access `a` of a logical rows x cols matrix as a GEMM operand.
+ * With unit column stride it is a stored matrix as is. Otherwise the row
+ * stride is 1 and it is the transpose of a stored cols x rows matrix.
  */
 static void gemm_operand(kp_access a, int64_t rows, int64_t cols,
                          kp_matrix *m, bool *trans)
