@@ -12,8 +12,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "exec/clock.h"
 #include "exec/runtime_internal.h"
 #include "graph/error_internal.h"
 #include "kernels/philox.h"
@@ -566,14 +566,6 @@ rg_status rg_eval_map_rows(rg_eval *ev, const char *entry,
 
 /* --- annealed importance sampling ----------------------------------------- */
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Checks the schedule: K >= 1 and, when given, 0 = b_0 <= ... <= b_K = 1. */
 static rg_status check_schedule(const rg_ais_options *o, rg_error *err)
 {
@@ -780,7 +772,7 @@ rg_status rg_eval_ais(rg_eval *ev, const rg_ais_options *options,
 {
     ais_chains c = {0};
     double log_z_base = 0.0;
-    double start = seconds_now();
+    double start = clock_seconds();
     rg_status st = check_schedule(options, err);
 
     if (st == RG_STATUS_OK) {
@@ -809,7 +801,7 @@ rg_status rg_eval_ais(rg_eval *ev, const rg_ais_options *options,
     if (st == RG_STATUS_OK) {
         ais_combine(&c, log_z_base, out);
         out->n_betas = options->n_betas;
-        out->seconds = seconds_now() - start;
+        out->seconds = clock_seconds() - start;
     }
     free(c.state);
     free(c.log_w);

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "exec/clock.h"
 #include "exec/runtime_internal.h"
 #include "graph/error_internal.h"
 #include "graph/plan_internal.h"
@@ -184,18 +184,31 @@ static rg_status check_count(const plan_binding *b, const char *what,
     return RG_STATUS_OK;
 }
 
-rg_status rg_exec_set_input(rg_exec *ex, const char *name, const float *src,
-                            int64_t n_elements, rg_error *err)
+/* Finds input `name` of exactly `n_elements`; fills `err` if not. */
+static const plan_binding *find_input(const rg_exec *ex, const char *name,
+                                      int64_t n_elements, rg_error *err)
 {
     const plan_binding *b = find_binding(ex->plan->inputs,
                                          ex->plan->n_inputs, name);
+
+    if (b == NULL) {
+        rg_error_set(err, RG_STATUS_NOT_FOUND,
+                     "the plan has no input named '%s'", name);
+        return NULL;
+    }
+    if (check_count(b, "input", n_elements, err) != RG_STATUS_OK) {
+        return NULL;
+    }
+    return b;
+}
+
+rg_status rg_exec_set_input(rg_exec *ex, const char *name, const float *src,
+                            int64_t n_elements, rg_error *err)
+{
+    const plan_binding *b = find_input(ex, name, n_elements, err);
     backend *be = ex->rt->backend;
 
     if (b == NULL) {
-        return rg_error_set(err, RG_STATUS_NOT_FOUND,
-                            "the plan has no input named '%s'", name);
-    }
-    if (check_count(b, "input", n_elements, err) != RG_STATUS_OK) {
         return err->code;
     }
     ex->input_set[b - ex->plan->inputs] = true;
@@ -208,15 +221,10 @@ rg_status rg_exec_set_input_u8(rg_exec *ex, const char *name,
                                const uint8_t *src, int64_t n_elements,
                                float scale, rg_error *err)
 {
-    const plan_binding *b = find_binding(ex->plan->inputs,
-                                         ex->plan->n_inputs, name);
+    const plan_binding *b = find_input(ex, name, n_elements, err);
     backend *be = ex->rt->backend;
 
     if (b == NULL) {
-        return rg_error_set(err, RG_STATUS_NOT_FOUND,
-                            "the plan has no input named '%s'", name);
-    }
-    if (check_count(b, "input", n_elements, err) != RG_STATUS_OK) {
         return err->code;
     }
     int64_t offset_bytes = b->access.offset * (int64_t)sizeof(float);
@@ -313,14 +321,6 @@ rg_status rg_exec_run(rg_exec *ex, uint64_t step, rg_error *err)
     return st;
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Runs only the plan's GEMM steps once. */
 static rg_status run_gemms(rg_exec *ex, rg_error *err)
 {
@@ -353,21 +353,21 @@ rg_status rg_exec_bench(rg_exec *ex, int n_steps, rg_bench_result *out,
         st = rg_exec_run(ex, (uint64_t)i, err);
     }
     for (int r = 0; r < ROUNDS && st == RG_STATUS_OK; r++) {
-        double t0 = seconds_now();
+        double t0 = clock_seconds();
         for (int i = 0; i < n_steps && st == RG_STATUS_OK; i++) {
             st = rg_exec_run(ex, (uint64_t)i, err);
         }
         if (st == RG_STATUS_OK) {
             st = be->ops->sync(be, err);
         }
-        double t1 = seconds_now();
+        double t1 = clock_seconds();
         for (int i = 0; i < n_steps && st == RG_STATUS_OK; i++) {
             st = run_gemms(ex, err);
         }
         if (st == RG_STATUS_OK) {
             st = be->ops->sync(be, err);
         }
-        double t2 = seconds_now();
+        double t2 = clock_seconds();
         best_step = t1 - t0 < best_step ? t1 - t0 : best_step;
         best_gemm = t2 - t1 < best_gemm ? t2 - t1 : best_gemm;
     }
@@ -390,7 +390,7 @@ rg_status rg_exec_profile(rg_exec *ex, int n_runs, double *seconds,
         run_scalar_ops(ex);
         for (int i = 0; i < ex->plan->n_steps && st == RG_STATUS_OK; i++) {
             const plan_step *s = &ex->plan->steps[i];
-            double t0 = seconds_now();
+            double t0 = clock_seconds();
 
             if (s->kind == PLAN_STEP_GEMM) {
                 st = be->ops->gemm(be, &s->gemm, ex->buffers, ex->scalars,
@@ -403,7 +403,7 @@ rg_status rg_exec_profile(rg_exec *ex, int n_runs, double *seconds,
             if (st == RG_STATUS_OK) {
                 st = be->ops->sync(be, err);
             }
-            seconds[i] += (seconds_now() - t0) / n_runs;
+            seconds[i] += (clock_seconds() - t0) / n_runs;
         }
     }
     return st;

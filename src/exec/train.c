@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "exec/clock.h"
 #include "graph/error_internal.h"
 #include "rbmgraph/train.h"
 
@@ -193,14 +193,6 @@ uint64_t rg_trainer_step(const rg_trainer *t)
 void rg_trainer_set_step(rg_trainer *t, uint64_t step)
 {
     t->step = step;
-}
-
-static double seconds_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static rg_status check_data(const rg_trainer *t, const rg_dataset *ds,
@@ -389,7 +381,7 @@ rg_status rg_trainer_run_epoch(rg_trainer *t, const rg_dataset *ds,
         return rg_error_set(err, RG_STATUS_NO_MEMORY, "out of memory");
     }
 
-    double start = seconds_now();
+    double start = clock_seconds();
     rg_shuffle(seed, epoch, n_rows, order);
     memset(t->means, 0, (size_t)t->n_metrics * sizeof(double));
     int64_t n_read = 0;
@@ -412,7 +404,7 @@ rg_status rg_trainer_run_epoch(rg_trainer *t, const rg_dataset *ds,
         t->means[i] /= (double)n_read;
     }
     stats->n_samples = n_batches * t->batch;
-    stats->seconds = seconds_now() - start;
+    stats->seconds = clock_seconds() - start;
     stats->metrics = t->means;
 
     free(order);
