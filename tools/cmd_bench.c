@@ -138,23 +138,6 @@ static rg_status fill_inputs(rg_exec *ex, const rg_plan *plan, rg_error *err)
     return RG_STATUS_OK;
 }
 
-static rg_status set_hypers(rg_exec *ex, const rg_model *m,
-                            const rg_plan *plan, rg_error *err)
-{
-    for (int i = 0; i < rg_model_n_hypers(m); i++) {
-        for (int k = 0; k < rg_plan_n_hypers(plan); k++) {
-            if (strcmp(rg_plan_hyper_name(plan, k),
-                       rg_model_hyper_name(m, i)) == 0 &&
-                rg_exec_set_hyper(ex, rg_model_hyper_name(m, i),
-                                  rg_model_hyper_value(m, i), err) !=
-                    RG_STATUS_OK) {
-                return err->code;
-            }
-        }
-    }
-    return RG_STATUS_OK;
-}
-
 /* Prints the mean time of every step of the bound plan. */
 static rg_status print_profile(rg_exec *ex, int n_runs, rg_error *err)
 {
@@ -207,7 +190,7 @@ static rg_status bench_row(const bench_args *a, const rg_model *m,
         st = fill_inputs(ex, plan, err);
     }
     if (st == RG_STATUS_OK) {
-        st = set_hypers(ex, m, plan, err);
+        rg_exec_set_model_hypers(ex, m);
     }
     if (st == RG_STATUS_OK) {
         st = rg_exec_bench(ex, (int)a->steps, &r, err);

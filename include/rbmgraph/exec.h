@@ -14,6 +14,7 @@
 
 #include "rbmgraph/error.h"
 #include "rbmgraph/graph.h"
+#include "rbmgraph/model.h"
 #include "rbmgraph/plan.h"
 
 #ifdef __cplusplus
@@ -146,6 +147,13 @@ rg_status rg_exec_set_input(rg_exec *ex, const char *name, const float *src,
 rg_status rg_exec_set_input_u8(rg_exec *ex, const char *name,
                                const uint8_t *src, int64_t n_elements,
                                float scale, rg_error *err);
+
+/*
+ * Sets every hyperparameter the plan reads to its current value in `m`
+ * (after rg_model_set). Hyperparameters of `m` the plan does not read are
+ * skipped.
+ */
+void rg_exec_set_model_hypers(rg_exec *ex, const rg_model *m);
 
 /* Sets a hyperparameter; unknown names are ignored and return NOT_FOUND. */
 rg_status rg_exec_set_hyper(rg_exec *ex, const char *name, double value,

@@ -90,27 +90,6 @@ bool rg_eval_has_entry(const rg_eval *ev, const char *entry)
 
 /* --- entries -------------------------------------------------------------- */
 
-/* Sets every hyperparameter the plan reads to the model's value. */
-static rg_status set_model_hypers(const rg_model *m, const rg_plan *plan,
-                                  rg_exec *ex, rg_error *err)
-{
-    for (int i = 0; i < rg_model_n_hypers(m); i++) {
-        const char *name = rg_model_hyper_name(m, i);
-
-        for (int k = 0; k < rg_plan_n_hypers(plan); k++) {
-            if (strcmp(rg_plan_hyper_name(plan, k), name) != 0) {
-                continue;
-            }
-            rg_status st = rg_exec_set_hyper(ex, name,
-                                             rg_model_hyper_value(m, i), err);
-            if (st != RG_STATUS_OK) {
-                return st;
-            }
-        }
-    }
-    return RG_STATUS_OK;
-}
-
 /* Builds, plans and binds `entry` into `e`, freeing what it made on error. */
 static rg_status build_entry(rg_eval *ev, const char *entry, eval_entry *e,
                              rg_error *err)
@@ -132,7 +111,7 @@ static rg_status build_entry(rg_eval *ev, const char *entry, eval_entry *e,
         st = rg_exec_new(ev->rt, e->plan, &e->exec, err);
     }
     if (st == RG_STATUS_OK) {
-        st = set_model_hypers(ev->model, e->plan, e->exec, err);
+        rg_exec_set_model_hypers(e->exec, ev->model);
     }
     if (st != RG_STATUS_OK) {
         rg_exec_free(e->exec);

@@ -266,6 +266,19 @@ rg_status rg_exec_set_hyper(rg_exec *ex, const char *name, double value,
                         "the plan uses no hyperparameter named '%s'", name);
 }
 
+void rg_exec_set_model_hypers(rg_exec *ex, const rg_model *m)
+{
+    for (int i = 0; i < rg_model_n_hypers(m); i++) {
+        const char *name = rg_model_hyper_name(m, i);
+
+        for (int k = 0; k < ex->plan->n_hypers; k++) {
+            if (strcmp(ex->plan->hypers[k], name) == 0) {
+                ex->scalars[k] = (float)rg_model_hyper_value(m, i);
+            }
+        }
+    }
+}
+
 /* Fails when an input or hyperparameter has never been given a value. */
 static rg_status check_bound(const rg_exec *ex, rg_error *err)
 {

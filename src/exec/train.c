@@ -85,25 +85,6 @@ static rg_status find_metrics(rg_trainer *t, rg_error *err)
     return RG_STATUS_OK;
 }
 
-/* Gives every hyperparameter the plan reads its value from the model. */
-static rg_status set_hypers(rg_trainer *t, const rg_model *m, rg_error *err)
-{
-    for (int i = 0; i < rg_model_n_hypers(m); i++) {
-        const char *name = rg_model_hyper_name(m, i);
-
-        for (int k = 0; k < rg_plan_n_hypers(t->plan); k++) {
-            if (strcmp(rg_plan_hyper_name(t->plan, k), name) == 0) {
-                rg_status st = rg_exec_set_hyper(
-                    t->exec, name, rg_model_hyper_value(m, i), err);
-                if (st != RG_STATUS_OK) {
-                    return st;
-                }
-            }
-        }
-    }
-    return RG_STATUS_OK;
-}
-
 rg_status rg_trainer_new(const rg_model *m, const char *entry,
                          rg_runtime *rt, const rg_plan_options *options,
                          rg_trainer **out, rg_error *err)
@@ -130,7 +111,7 @@ rg_status rg_trainer_new(const rg_model *m, const char *entry,
         st = rg_exec_new(rt, t->plan, &t->exec, err);
     }
     if (st == RG_STATUS_OK) {
-        st = set_hypers(t, m, err);
+        rg_exec_set_model_hypers(t->exec, m);
     }
     if (st != RG_STATUS_OK) {
         rg_trainer_free(t);
