@@ -2,7 +2,7 @@
  * End-to-end tests: shipped model files trained on Fashion-MNIST through
  * the library and through the rbm-graph program. The data comes from
  * Debian's dataset-fashion-mnist package, which tools/install-deps.sh
- * installs; without it these tests fail and say so.
+ * installs; without it these tests fail and name the package.
  */
 #include <check.h>
 #include <math.h>

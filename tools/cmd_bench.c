@@ -202,9 +202,14 @@ static rg_status bench_row(const bench_args *a, const rg_model *m,
 
         char label[16];
 
-        snprintf(label, sizeof(label), "%d", threads);
-        printf("%-8s %10.3f %10.3f %8.3f %12.0f\n",
-               !on_cpu(a) ? "device" : threads == 0 ? "default" : label,
+        if (!on_cpu(a)) {
+            snprintf(label, sizeof(label), "device");
+        } else if (threads == 0) {
+            snprintf(label, sizeof(label), "default");
+        } else {
+            snprintf(label, sizeof(label), "%d", threads);
+        }
+        printf("%-8s %10.3f %10.3f %8.3f %12.0f\n", label,
                1e3 * r.step_seconds, 1e3 * r.gemm_seconds,
                r.step_seconds / r.gemm_seconds, rows / r.step_seconds);
         fflush(stdout);

@@ -2,7 +2,7 @@
  * Data sets: a matrix of examples loaded from an IDX file (MNIST's format,
  * gzip-compressed or plain), a NumPy .npy file (uint8 or float32) or a CSV
  * file. Every example is one row; image files are flattened row-major.
- * Values are scaled to [0, 1] when the file holds bytes (multiplied by
+ * Values are scaled to [0, 1] when the file contains bytes (multiplied by
  * RG_BYTE_SCALE, the float nearest 1 / 255) and kept as they are for
  * float32 files.
  */
@@ -44,8 +44,8 @@ int64_t rg_dataset_n_rows(const rg_dataset *ds);
 int64_t rg_dataset_n_cols(const rg_dataset *ds);
 
 /*
- * Copies the rows listed in `rows` (each < n_rows) into `dst`, which holds
- * n_selected * n_cols floats, scaled as described above.
+ * Copies the rows listed in `rows` (each < n_rows) into `dst`, which has
+ * room for n_selected * n_cols floats, scaled as described above.
  */
 void rg_dataset_gather(const rg_dataset *ds, const int64_t *rows,
                        int64_t n_selected, float *dst);
@@ -75,7 +75,7 @@ rg_status rg_dataset_set_standardize(rg_dataset *ds, const float *mean,
 
 /*
  * Copies the raw bytes of the listed rows into `dst` (n_selected * n_cols
- * bytes) when the data set holds bytes and no transformation (binarize,
+ * bytes) when the data set contains bytes and no transformation (binarize,
  * standardise) applies; returns false, copying nothing, otherwise. The
  * values rg_dataset_gather gives are these bytes times RG_BYTE_SCALE.
  */

@@ -1,8 +1,8 @@
 /*
  * Execution. A runtime owns one backend (CPU or an OpenCL device) and the
  * persistent tensors (params and state) shared by every plan run on it. An
- * executor binds one plan to a runtime: it holds the plan's arena and runs
- * steps. Neither knows anything about RBMs.
+ * executor binds one plan to a runtime: it owns the plan's arena and runs
+ * steps. Neither has any RBM-specific code.
  *
  * Thread safety: a runtime and its executors are used from one thread.
  */

@@ -49,7 +49,7 @@ typedef enum rg_op {
     RG_OP_ABS,
     RG_OP_WHERE,   /* where(cond, a, b): a where cond != 0, else b */
     /* Structure. */
-    RG_OP_MATMUL,    /* [m, k] @ [k, n]; flags say an operand is transposed */
+    RG_OP_MATMUL,    /* [m, k] @ [k, n]; flags mark a transposed operand */
     RG_OP_TRANSPOSE, /* rank 2 only; rank 0 and 1 are returned unchanged */
     RG_OP_SUM,       /* over one axis or all, axis removed */
     RG_OP_MEAN,

@@ -1,7 +1,7 @@
 /*
  * Training: runs a model's `train` entry point over a data set in shuffled
  * minibatches, one epoch at a time, and averages its metrics. The trainer
- * knows nothing about RBMs: it feeds the entry's single data input and
+ * has no RBM-specific code: it feeds the entry's single data input and
  * reads whatever metrics the model file declares.
  */
 #ifndef RBMGRAPH_TRAIN_H

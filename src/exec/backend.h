@@ -1,7 +1,7 @@
 /*
  * The backend interface: the few operations an executor needs from a
  * device, as a table of functions. The executor walks a plan and calls
- * these; it never knows which backend it drives. Buffers are opaque
+ * these; it does not depend on which backend it drives. Buffers are opaque
  * handles owned by the backend that made them.
  *
  * Operations may be asynchronous: `read` and `sync` are the only calls

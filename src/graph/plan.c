@@ -195,9 +195,9 @@ rg_status rg_plan_build(const rg_graph *g, const rg_plan_options *options,
     st = build_stages(g, plan, plan->options.fuse, err);
     if (st == RG_STATUS_MODEL && plan->options.fuse) {
         /*
-         * Accumulating updates write params early and in place; when that
-         * leaves no order in which every old value is read before it is
-         * overwritten, plan again with plain updates.
+         * Accumulating updates write params early and in place. When
+         * that leaves no order in which every old value is read before it
+         * is overwritten, plan again with plain updates.
          */
         rg_plan_options options_kept = plan->options;
         rg_plan_free(plan);

@@ -387,7 +387,7 @@ static void gemm_operand(kp_access a, int64_t rows, int64_t cols,
 }
 
 /* Logical access and [rows, cols] of matmul operand `o`, transposed when
- * `flag` says so; `as_column` lays a vector out as one column. */
+ * `flag` is set; `as_column` lays a vector out as one column. */
 static void logical_operand(const plan_ctx *ctx, rg_node_id o, bool flag,
                             bool as_column, kp_access *a, int64_t *rows,
                             int64_t *cols)

@@ -2,9 +2,9 @@
  * Memory planning. Each arena tensor lives from the schedule position that
  * writes it to the last position that reads it (inputs and outputs for the
  * whole run). With reuse on, tensors get offsets by best fit among the
- * gaps left by tensors already dead, and an elementwise result may take
- * the place of an operand that dies in the same kernel: every point reads
- * that operand before writing the result at the same index. The checker
+ * gaps left by tensors already dead. An elementwise result may also take
+ * the place of an operand that dies in the same kernel, because every
+ * point reads that operand before writing the result at the same index. The checker
  * proves the layout afterwards, independently of how it was made.
  */
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * A node gets memory when something outside its fused group reads it, when
  * it is an output or a new value of a param, or when it is a matrix product
  * or a reduction. New values are written straight over their param or
- * state ("in place") when that is safe; otherwise they are staged in the
+ * state ("in place") when that is safe. Otherwise they are staged in the
  * arena and copied over the param by an update unit.
  *
  * Dependences between units are of two kinds: a unit runs after the units
@@ -261,7 +261,7 @@ static rg_status build_units(plan_ctx *ctx)
     return RG_STATUS_OK;
 }
 
-/* Which unit produces the memory of `base`, or -1 for leaves. */
+/* Returns the unit that produces the memory of `base`, or -1 for leaves. */
 static int producer_unit(const plan_ctx *ctx, rg_node_id base)
 {
     int gid = ctx->g->nodes[base].group;

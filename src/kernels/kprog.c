@@ -148,8 +148,9 @@ void kp_program_print(const kp_program *p, FILE *out)
             fprintf(out, " #%u", in->arg);
             break;
         default:
+            const int operands[3] = {in->a, in->b, in->c};
             for (int k = 0; k < kp_opcode_arity(in->op); k++) {
-                int operand = k == 0 ? in->a : k == 1 ? in->b : in->c;
+                int operand = operands[k];
                 fprintf(out, "%s%%%d", k ? ", " : " ", operand);
             }
         }

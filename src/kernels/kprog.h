@@ -6,7 +6,7 @@
  * so broadcasting and transposition cost no copies. A matrix product is a
  * separate step type, kp_gemm.
  *
- * This layer knows nothing of graphs. Invariant: an instruction reads only
+ * This layer does not depend on graphs. Invariant: an instruction reads only
  * instructions with a smaller index, and random instructions draw element
  * (row * cols + col) of their stream.
  */
@@ -115,7 +115,7 @@ void kp_program_print(const kp_program *p, FILE *out);
 
 /*
  * Evaluates `p` on the CPU, block by block so that intermediates stay in
- * cache. `buffers` holds the base pointer of every buffer the accesses
+ * cache. `buffers` contains the base pointer of every buffer the accesses
  * name and `scalars` the runtime scalars. Random draws use (seed, step,
  * stream, element). Returns false when scratch memory cannot be allocated,
  * in which case no store has been written.

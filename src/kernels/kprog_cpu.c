@@ -1,11 +1,11 @@
 /*
  * CPU evaluator of kernel programs. The iteration space is walked row by
- * row in blocks of up to KP_BLOCK columns; each instruction is applied to
+ * row in blocks of up to KP_BLOCK columns. Each instruction is applied to
  * a whole block before the next one, so the per-instruction dispatch costs
  * little, the loops vectorise, and the registers of one block
  * (n_instrs * KP_BLOCK floats) stay in the L1 or L2 cache. Sums
- * accumulate in double. A caller may split the rows among threads: each
- * part keeps its own sums, which kp_cpu_sums_store adds in part order.
+ * accumulate in double. A caller may split the rows among threads. Each
+ * part then keeps its own sums, which kp_cpu_sums_store adds in part order.
  */
 #include <stdlib.h>
 #include <string.h>
